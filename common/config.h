@@ -1,0 +1,102 @@
+/*
+ * NAME
+ *	config.h - the mailstack.conf reader
+ *
+ * DESCRIPTION
+ *	config_load() reads a mailstack.conf(5) file into a struct config.
+ *	Every field is set (to its value or its default) or marked unset as
+ *	described beside it. Paths are absolute: a relative path in the file
+ *	is resolved against the folder of the file. Paths are checked for
+ *	syntax only; whether the files exist is the program's business (and
+ *	mailctl check's).
+ *
+ *	A program that reloads on SIGHUP loads into a second struct config
+ *	and swaps it in only when config_load() succeeded.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cidr.h"
+
+#define CONFIG_LINE_MAX		4096	/* octets a line, no LF */
+#define CONFIG_FILE_MAX		(1024 * 1024)	/* octets a file */
+#define CONFIG_SIZE_DEFAULT	52428800	/* message_size_limit */
+#define CONFIG_SIZE_MAX		((uint64_t)2 * 1024 * 1024 * 1024)
+#define CONFIG_HOST_MAX		46	/* an IP literal and NUL */
+
+/* A listener: listen_smtp, listen_submission, ... */
+struct config_listen {
+	int set;			/* 0: not configured, not opened */
+	char host[CONFIG_HOST_MAX];	/* IP literal, no brackets */
+	unsigned port;			/* 1..65535 */
+	struct sockaddr_storage addr;	/* host and port, for bind() */
+	socklen_t addrlen;
+};
+
+/* relayhost: a smarthost. */
+struct config_hostport {
+	char *host;		/* NULL: not set; name or IP, no brackets */
+	unsigned port;			/* default 25 */
+};
+
+/* One of dns_servers. */
+struct config_server {
+	int family;			/* AF_INET or AF_INET6 */
+	char host[CONFIG_HOST_MAX];	/* IP literal, no brackets */
+	unsigned port;			/* default 53 */
+};
+
+struct config_servers {
+	struct config_server *v;
+	size_t n;
+};
+
+struct config_strings {
+	char **v;
+	size_t n;
+};
+
+struct config {
+	char *path;			/* the file, as given */
+	char *dir;			/* its folder, absolute */
+
+	char *hostname;			/* default: gethostname() */
+	struct config_strings domains;	/* lower case; default none */
+	char *state_dir;		/* required */
+	char *mail_dir;			/* required */
+	char *users;			/* NULL: not set */
+	char *aliases;			/* NULL: not set */
+	char *log;			/* syslog (default), stderr, a path */
+
+	struct config_listen listen_smtp;
+	struct config_listen listen_submission;
+	struct config_listen listen_submissions;	/* needs TLS */
+	struct config_listen listen_pop3;
+	struct config_listen listen_pop3s;		/* needs TLS */
+	struct config_listen listen_imap;
+	struct config_listen listen_imaps;		/* needs TLS */
+
+	char *tls_cert;			/* NULL: not set; both or none */
+	char *tls_key;
+	struct cidr_list relay_networks;	/* default: none */
+	struct config_hostport relayhost;
+	char *transport;		/* NULL: not set */
+	struct config_servers dns_servers;	/* none: the system's */
+	uint64_t message_size_limit;	/* 1..CONFIG_SIZE_MAX */
+	int allow_plaintext_auth;	/* 0 (default) or 1 */
+};
+
+int config_load(const char *path, struct config *cfg, struct buf *err);
+void config_free(struct config *cfg);
+int config_is_local_domain(const struct config *cfg, const char *domain);
+const struct config_listen *config_listener(const struct config *cfg,
+    size_t i, const char **key_r);
+
+#endif
