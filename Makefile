@@ -53,9 +53,25 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBCOMMON := $(BUILD)/libcommon.a
 
 # --- programs ----------------------------------------------------------------
-# Each program: add its name to PROGRAMS and its sources to NAME_SRCS.
+# Each program's sources are listed by name pattern; a program is built once
+# its folder holds them. Several programs may share a folder (smtpq/ holds
+# inject, smtpq, remote and sendmail): their files are named after them.
 
-PROGRAMS :=
+smtpd_SRCS := $(wildcard smtpd/smtpd*.c)
+inject_SRCS := $(wildcard smtpq/inject*.c)
+smtpq_SRCS := $(wildcard smtpq/smtpq*.c)
+remote_SRCS := $(wildcard smtpq/remote*.c)
+sendmail_SRCS := $(wildcard smtpq/sendmail*.c)
+deliver_SRCS := $(wildcard deliver/deliver*.c)
+pop3d_SRCS := $(wildcard pop3d/pop3d*.c)
+imapd_SRCS := $(wildcard imapd/imapd*.c)
+maild_SRCS := $(wildcard master/maild*.c)
+authd_SRCS := $(wildcard master/authd*.c)
+mailctl_SRCS := $(wildcard master/mailctl*.c)
+
+ALL_PROGRAMS := smtpd inject smtpq remote sendmail deliver pop3d imapd \
+	maild authd mailctl
+PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $($(p)_SRCS),$(p)))
 
 define program_template
 $(1)_OBJS := $$($(1)_SRCS:%.c=$$(BUILD)/obj/%.o)
@@ -76,6 +92,9 @@ FUZZ_BUILD := $(BUILD)-fuzz
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 # --- rules -------------------------------------------------------------------
+
+# Objects made on the way to a test binary are kept (no rebuild next time).
+.SECONDARY:
 
 .PHONY: all deps check unit-tests test-programs sanitize fuzz fuzz-build \
 	fuzz-run demo bench install clean
@@ -147,14 +166,30 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@bench/run
 
+# Every program goes to PREFIX/libexec/mailstack (they find each other there,
+# see common/progpath.c); the ones people type get a link in PREFIX/sbin.
+LIBEXEC = $(PREFIX)/libexec/mailstack
+SBIN_LINKS = maild mailctl sendmail deliver
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/mailstack \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	$(if $(PROGRAM_BINS),install -m 755 $(PROGRAM_BINS) $(DESTDIR)$(PREFIX)/sbin/)
+	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/share/mailstack
+	$(if $(PROGRAM_BINS),install -m 755 $(PROGRAM_BINS) $(DESTDIR)$(LIBEXEC)/)
+	@for p in $(SBIN_LINKS); do \
+		if [ -f $(BUILD)/bin/$$p ]; then \
+			echo "ln -sf ../libexec/mailstack/$$p $(DESTDIR)$(PREFIX)/sbin/$$p"; \
+			ln -sf ../libexec/mailstack/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; \
+		fi; \
+	done
 	install -m 644 etc/mailstack.conf etc/users etc/aliases \
 	    $(DESTDIR)$(PREFIX)/share/mailstack/
 	install -m 755 etc/make-snakeoil $(DESTDIR)$(PREFIX)/share/mailstack/
-	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	@for page in man/*.[158]; do \
+		sec=$${page##*.}; \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
+		echo "install -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sec/"; \
+		install -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sec/; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz $(BUILD) $(FUZZ_BUILD)

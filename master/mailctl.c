@@ -1,0 +1,103 @@
+/*
+ * NAME
+ *	mailctl - the operator's tool
+ *
+ * SYNOPSIS
+ *	mailctl [-c FILE] GROUP [ARGS...]
+ *	mailctl --help
+ *
+ * DESCRIPTION
+ *	Reads the config (default /etc/mailstack/mailstack.conf) and runs one
+ *	command of a group: "check" here, the others from their own files
+ *	(see the commands table). Errors go to stderr, one line each, and
+ *	the exit status says what kind of failure it was (mailctl.h).
+ *
+ * DIAGNOSTICS
+ *	Exit 0 on success; 64 usage; 65 bad input; 67 no such thing; 75
+ *	temporary failure; 78 config error.
+ *
+ * SECURITY
+ *	Run by the administrator. Reads the config and tables; writes only
+ *	what a command says it writes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "mailctl.h"
+
+#define DEFAULT_CONFIG	"/etc/mailstack/mailstack.conf"
+
+static const struct mailctl_command commands[] = {
+	{ "check", "check\t\t\tvalidate the config file", mailctl_check },
+};
+
+#define N_COMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+/* usage - print every command's usage to f */
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: mailctl [-c FILE] COMMAND [ARGS...]\n\n"
+	    "commands:\n");
+	for (i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+	fprintf(f, "\nFILE defaults to %s.\n", DEFAULT_CONFIG);
+}
+
+/* mailctl_check - load the config; say what is wrong and where */
+int
+mailctl_check(const struct config *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0) {
+		fprintf(stderr, "usage: mailctl check\n");
+		return MAILCTL_EX_USAGE;
+	}
+	printf("%s: ok\n", cfg->path);
+	return MAILCTL_EX_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	struct config cfg;
+	struct buf err = BUF_INIT(1024);
+	size_t i;
+	int argi = 1, status;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return MAILCTL_EX_OK;
+	}
+	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+		path = argv[2];
+		argi = 3;
+	}
+	if (argi >= argc) {
+		usage(stderr);
+		return MAILCTL_EX_USAGE;
+	}
+	for (i = 0; i < N_COMMANDS; i++)
+		if (strcmp(argv[argi], commands[i].group) == 0)
+			break;
+	if (i == N_COMMANDS) {
+		fprintf(stderr, "mailctl: unknown command '%s'\n", argv[argi]);
+		usage(stderr);
+		return MAILCTL_EX_USAGE;
+	}
+	if (config_load(path, &cfg, &err) < 0) {
+		fprintf(stderr, "mailctl: %s\n", buf_cstr(&err));
+		buf_free(&err);
+		return MAILCTL_EX_CONFIG;
+	}
+	status = commands[i].run(&cfg, argc - argi - 1, argv + argi + 1);
+	config_free(&cfg);
+	buf_free(&err);
+	return status;
+}
