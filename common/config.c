@@ -131,6 +131,8 @@ enum ctype {
 	T_CIDRS,
 	T_SIZE,
 	T_BOOL,
+	T_COUNT,		/* a whole number 0..CONFIG_COUNT_MAX */
+	T_DURATION,		/* seconds, or a number with s, m, h or d */
 };
 
 #define F_REQUIRED	0x01	/* the file must give it */
@@ -172,6 +174,9 @@ static const struct key keys[] = {
 	KEY(dns_servers, T_SERVERS, F_EMPTY_OK, NULL),
 	KEY(message_size_limit, T_SIZE, 0, "52428800"),
 	KEY(allow_plaintext_auth, T_BOOL, 0, "no"),
+	KEY(max_sessions, T_COUNT, 0, "500"),
+	KEY(max_sessions_per_ip, T_COUNT, 0, "20"),
+	KEY(shutdown_grace, T_DURATION, 0, "10s"),
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -609,11 +614,6 @@ parse_size(const char *s, uint64_t *v_r, struct buf *w)
 			len--;
 	}
 	r = str_parse_u64(s, len, CONFIG_SIZE_MAX / mult, &v);
-	/* str_parse_u64 lets one digit above a max below 9 through */
-	if (r == 0 && v > CONFIG_SIZE_MAX / mult) {
-		r = -1;
-		errno = ERANGE;
-	}
 	if (r < 0) {
 		if (errno == ERANGE)
 			return why(w, "too large '%s' (at most %llu, 2G)", s,
@@ -623,6 +623,57 @@ parse_size(const char *s, uint64_t *v_r, struct buf *w)
 	}
 	if (v == 0)
 		return why(w, "must be at least 1 byte '%s'", s);
+	*v_r = v * mult;
+	return 0;
+}
+
+/* parse_count - a whole number from 0 to CONFIG_COUNT_MAX */
+static int
+parse_count(const char *s, uint64_t *v_r, struct buf *w)
+{
+	if (str_parse_u64(s, strlen(s), CONFIG_COUNT_MAX, v_r) < 0) {
+		if (errno == ERANGE)
+			return why(w, "too large '%s' (at most %llu)", s,
+			    (unsigned long long)CONFIG_COUNT_MAX);
+		return why(w, "bad number '%s'", s);
+	}
+	return 0;
+}
+
+/* parse_duration - seconds, with an optional s/m/h/d suffix */
+static int
+parse_duration(const char *s, uint64_t *v_r, struct buf *w)
+{
+	size_t len = strlen(s);
+	uint64_t mult = 1, v;
+
+	if (len > 0) {
+		switch (s[len - 1]) {
+		case 's':
+			mult = 1;
+			len--;
+			break;
+		case 'm':
+			mult = 60;
+			len--;
+			break;
+		case 'h':
+			mult = 3600;
+			len--;
+			break;
+		case 'd':
+			mult = 86400;
+			len--;
+			break;
+		}
+	}
+	if (str_parse_u64(s, len, CONFIG_DURATION_MAX / mult, &v) < 0) {
+		if (errno == ERANGE)
+			return why(w, "too long '%s' (at most %llu seconds)", s,
+			    (unsigned long long)CONFIG_DURATION_MAX);
+		return why(w, "bad duration '%s' (seconds, or a number with "
+		    "s, m, h or d)", s);
+	}
 	*v_r = v * mult;
 	return 0;
 }
@@ -682,6 +733,10 @@ parse_value(struct loader *ld, const struct key *k, char *value,
 		return parse_size(value, f, w);
 	case T_BOOL:
 		return parse_bool(value, f, w);
+	case T_COUNT:
+		return parse_count(value, f, w);
+	case T_DURATION:
+		return parse_duration(value, f, w);
 	}
 	return why(w, "internal error: unknown type");
 }
@@ -732,6 +787,8 @@ free_value(struct config *cfg, const struct key *k)
 	case T_LISTEN:
 	case T_SIZE:
 	case T_BOOL:
+	case T_COUNT:
+	case T_DURATION:
 		break;
 	}
 }

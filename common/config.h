@@ -30,6 +30,8 @@
 #define CONFIG_SIZE_DEFAULT	52428800	/* message_size_limit */
 #define CONFIG_SIZE_MAX		((uint64_t)2 * 1024 * 1024 * 1024)
 #define CONFIG_HOST_MAX		46	/* an IP literal and NUL */
+#define CONFIG_COUNT_MAX	1000000000	/* T_COUNT values */
+#define CONFIG_DURATION_MAX	((uint64_t)10 * 366 * 86400)	/* ten years */
 
 /* A listener: listen_smtp, listen_submission, ... */
 struct config_listen {
@@ -91,6 +93,9 @@ struct config {
 	struct config_servers dns_servers;	/* none: the system's */
 	uint64_t message_size_limit;	/* 1..CONFIG_SIZE_MAX */
 	int allow_plaintext_auth;	/* 0 (default) or 1 */
+	uint64_t max_sessions;		/* per listener, default 500 */
+	uint64_t max_sessions_per_ip;	/* per listener and client, default 20 */
+	uint64_t shutdown_grace;	/* seconds sessions get at SIGTERM (10) */
 };
 
 int config_load(const char *path, struct config *cfg, struct buf *err);

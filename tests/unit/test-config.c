@@ -150,6 +150,9 @@ main(void)
 	TEST_ASSERT_INT(cfg.listen_imaps.port, 993);
 	TEST_ASSERT(cfg.relay_networks.n >= 1);
 	TEST_ASSERT_INT(cfg.message_size_limit, 52428800);
+	TEST_ASSERT_INT(cfg.max_sessions, 500);
+	TEST_ASSERT_INT(cfg.max_sessions_per_ip, 20);
+	TEST_ASSERT_INT(cfg.shutdown_grace, 10);
 	TEST_ASSERT_INT(cfg.allow_plaintext_auth, 0);
 	config_free(&cfg);
 	config_free(&cfg);	/* twice is fine */
@@ -642,6 +645,32 @@ main(void)
 	    "expected yes or no, not 'maybe'"));
 	TEST_ASSERT(bad_value("allow_plaintext_auth", "2",
 	    "expected yes or no, not '2'"));
+	TEST_END();
+
+	TEST_BEGIN("config: counts and durations (supervisor limits)");
+	TEST_ASSERT_INT(load("max_sessions = 0\n"), 0);
+	TEST_ASSERT_INT(cfg.max_sessions, 0);
+	TEST_ASSERT_INT(load("max_sessions_per_ip = 1000000000\n"), 0);	/* at */
+	TEST_ASSERT_INT(cfg.max_sessions_per_ip, 1000000000);
+	TEST_ASSERT(bad_value("max_sessions_per_ip", "1000000001",
+	    "too large '1000000001' (at most 1000000000)"));		/* over */
+	TEST_ASSERT(bad_value("max_sessions", "-1", "bad number '-1'"));
+	TEST_ASSERT(bad_value("max_sessions", "5k", "bad number '5k'"));
+	TEST_ASSERT_INT(load("shutdown_grace = 90\n"), 0);
+	TEST_ASSERT_INT(cfg.shutdown_grace, 90);
+	TEST_ASSERT_INT(load("shutdown_grace = 2m\n"), 0);
+	TEST_ASSERT_INT(cfg.shutdown_grace, 120);
+	TEST_ASSERT_INT(load("shutdown_grace = 4h\n"), 0);
+	TEST_ASSERT_INT(cfg.shutdown_grace, 14400);
+	TEST_ASSERT_INT(load("shutdown_grace = 5d\n"), 0);
+	TEST_ASSERT_INT(cfg.shutdown_grace, 432000);
+	TEST_ASSERT_INT(load("shutdown_grace = 3660d\n"), 0);		/* at */
+	TEST_ASSERT(bad_value("shutdown_grace", "3661d",
+	    "too long '3661d' (at most 316224000 seconds)"));	/* over */
+	TEST_ASSERT(bad_value("shutdown_grace", "1w",
+	    "bad duration '1w' (seconds, or a number with s, m, h or d)"));
+	TEST_ASSERT(bad_value("shutdown_grace", "d",
+	    "bad duration 'd' (seconds, or a number with s, m, h or d)"));
 	TEST_END();
 
 	TEST_BEGIN("config: log targets");
