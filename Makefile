@@ -181,7 +181,7 @@ install: all
 			ln -sf ../libexec/mailstack/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; \
 		fi; \
 	done
-	install -m 644 etc/mailstack.conf etc/users etc/aliases \
+	install -m 644 etc/mailstack.conf etc/users etc/aliases etc/maild.service \
 	    $(DESTDIR)$(PREFIX)/share/mailstack/
 	install -m 755 etc/make-snakeoil $(DESTDIR)$(PREFIX)/share/mailstack/
 	@for page in man/*.[158]; do \
