@@ -139,6 +139,7 @@ enum ctype {
 #define F_EMPTY_OK	0x02	/* "key =" leaves it unset or empty */
 #define F_TLS		0x04	/* listener needs tls_cert, tls_key */
 #define F_SYSHOST	0x08	/* default: the system's host name */
+#define F_NONZERO	0x10	/* a count or duration of at least 1 */
 
 struct key {
 	const char *name;
@@ -177,6 +178,15 @@ static const struct key keys[] = {
 	KEY(max_sessions, T_COUNT, 0, "500"),
 	KEY(max_sessions_per_ip, T_COUNT, 0, "20"),
 	KEY(shutdown_grace, T_DURATION, 0, "10s"),
+	KEY(queue_retry_min, T_DURATION, F_NONZERO, "5m"),
+	KEY(queue_retry_max, T_DURATION, F_NONZERO, "4h"),
+	KEY(queue_lifetime, T_DURATION, F_NONZERO, "5d"),
+	KEY(queue_delay_warning, T_DURATION, 0, "4h"),
+	KEY(queue_concurrency, T_COUNT, F_NONZERO, "20"),
+	KEY(queue_destination_concurrency, T_COUNT, F_NONZERO, "10"),
+	KEY(deliver_timeout, T_DURATION, F_NONZERO, "10m"),
+	KEY(remote_timeout, T_DURATION, F_NONZERO, "1h"),
+	KEY(bounce_size_limit, T_SIZE, 0, "100k"),
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -640,7 +650,7 @@ parse_count(const char *s, uint64_t *v_r, struct buf *w)
 	return 0;
 }
 
-/* parse_duration - seconds, with an optional s/m/h/d suffix */
+/* parse_duration - seconds, with an optional s/m/h/d/w suffix */
 static int
 parse_duration(const char *s, uint64_t *v_r, struct buf *w)
 {
@@ -665,6 +675,10 @@ parse_duration(const char *s, uint64_t *v_r, struct buf *w)
 			mult = 86400;
 			len--;
 			break;
+		case 'w':
+			mult = 7 * 86400;
+			len--;
+			break;
 		}
 	}
 	if (str_parse_u64(s, len, CONFIG_DURATION_MAX / mult, &v) < 0) {
@@ -672,7 +686,7 @@ parse_duration(const char *s, uint64_t *v_r, struct buf *w)
 			return why(w, "too long '%s' (at most %llu seconds)", s,
 			    (unsigned long long)CONFIG_DURATION_MAX);
 		return why(w, "bad duration '%s' (seconds, or a number with "
-		    "s, m, h or d)", s);
+		    "s, m, h, d or w)", s);
 	}
 	*v_r = v * mult;
 	return 0;
@@ -734,9 +748,13 @@ parse_value(struct loader *ld, const struct key *k, char *value,
 	case T_BOOL:
 		return parse_bool(value, f, w);
 	case T_COUNT:
-		return parse_count(value, f, w);
 	case T_DURATION:
-		return parse_duration(value, f, w);
+		if ((k->type == T_COUNT ? parse_count(value, f, w) :
+		    parse_duration(value, f, w)) < 0)
+			return -1;
+		if ((k->flags & F_NONZERO) && *(uint64_t *)f == 0)
+			return why(w, "must be at least 1 '%s'", value);
+		return 0;
 	}
 	return why(w, "internal error: unknown type");
 }
@@ -1069,6 +1087,21 @@ check_tls(struct loader *ld)
 	return 0;
 }
 
+/* check_queue - the retry back-off must be able to grow */
+static int
+check_queue(struct loader *ld)
+{
+	int imin = key_index("queue_retry_min"), imax = key_index("queue_retry_max");
+
+	if (ld->cfg->queue_retry_max < ld->cfg->queue_retry_min)
+		return fail(ld, ld->line[imax] > 0 ? ld->line[imax] :
+		    ld->line[imin], "queue_retry_max (%llus) is shorter than "
+		    "queue_retry_min (%llus)",
+		    (unsigned long long)ld->cfg->queue_retry_max,
+		    (unsigned long long)ld->cfg->queue_retry_min);
+	return 0;
+}
+
 /* config_load - read the file at path into cfg */
 int
 config_load(const char *path, struct config *cfg, struct buf *err)
@@ -1101,7 +1134,7 @@ config_load(const char *path, struct config *cfg, struct buf *err)
 		p += len + 1;
 	}
 	if (apply_defaults(&ld, &w) < 0 || check_tls(&ld) < 0 ||
-	    check_listeners(&ld) < 0)
+	    check_listeners(&ld) < 0 || check_queue(&ld) < 0)
 		goto bad;
 	buf_free(&data);
 	buf_free(&w);

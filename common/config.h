@@ -96,6 +96,17 @@ struct config {
 	uint64_t max_sessions;		/* per listener, default 500 */
 	uint64_t max_sessions_per_ip;	/* per listener and client, default 20 */
 	uint64_t shutdown_grace;	/* seconds sessions get at SIGTERM (10) */
+
+	/* the queue (seconds, counts, bytes; see mailstack.conf(5)) */
+	uint64_t queue_retry_min;		/* first retry (5m) */
+	uint64_t queue_retry_max;		/* back-off cap (4h), >= min */
+	uint64_t queue_lifetime;		/* then bounce (5d) */
+	uint64_t queue_delay_warning;		/* DSN DELAY after (4h), 0 never */
+	uint64_t queue_concurrency;		/* jobs at once (20) */
+	uint64_t queue_destination_concurrency;	/* per domain (10) */
+	uint64_t deliver_timeout;		/* a deliver job (10m) */
+	uint64_t remote_timeout;		/* a remote job (1h) */
+	uint64_t bounce_size_limit;		/* original in a bounce (100k) */
 };
 
 int config_load(const char *path, struct config *cfg, struct buf *err);

@@ -667,10 +667,36 @@ main(void)
 	TEST_ASSERT_INT(load("shutdown_grace = 3660d\n"), 0);		/* at */
 	TEST_ASSERT(bad_value("shutdown_grace", "3661d",
 	    "too long '3661d' (at most 316224000 seconds)"));	/* over */
-	TEST_ASSERT(bad_value("shutdown_grace", "1w",
-	    "bad duration '1w' (seconds, or a number with s, m, h or d)"));
+	TEST_ASSERT(bad_value("shutdown_grace", "1y",
+	    "bad duration '1y' (seconds, or a number with s, m, h, d or w)"));
 	TEST_ASSERT(bad_value("shutdown_grace", "d",
-	    "bad duration 'd' (seconds, or a number with s, m, h or d)"));
+	    "bad duration 'd' (seconds, or a number with s, m, h, d or w)"));
+	TEST_END();
+
+	TEST_BEGIN("config: queue keys: defaults, weeks, non-zero, back-off order");
+	TEST_ASSERT_INT(load(""), 0);
+	TEST_ASSERT_INT(cfg.queue_retry_min, 300);
+	TEST_ASSERT_INT(cfg.queue_retry_max, 14400);
+	TEST_ASSERT_INT(cfg.queue_lifetime, 432000);
+	TEST_ASSERT_INT(cfg.queue_delay_warning, 14400);
+	TEST_ASSERT_INT(cfg.queue_concurrency, 20);
+	TEST_ASSERT_INT(cfg.queue_destination_concurrency, 10);
+	TEST_ASSERT_INT(cfg.deliver_timeout, 600);
+	TEST_ASSERT_INT(cfg.remote_timeout, 3600);
+	TEST_ASSERT_INT(cfg.bounce_size_limit, 102400);
+	TEST_ASSERT_INT(load("queue_lifetime = 2w\nqueue_delay_warning = 0\n"), 0);
+	TEST_ASSERT_INT(cfg.queue_lifetime, 1209600);
+	TEST_ASSERT_INT(cfg.queue_delay_warning, 0);
+	TEST_ASSERT(bad_value("queue_concurrency", "0", "must be at least 1 '0'"));
+	TEST_ASSERT(bad_value("queue_lifetime", "0s", "must be at least 1 '0s'"));
+	TEST_ASSERT_INT(load("queue_retry_min = 1h\nqueue_retry_max = 1h\n"), 0);
+	TEST_ASSERT_INT(load("queue_retry_min = 2h\n"), 0);		/* max 4h */
+	TEST_ASSERT_INT(load("queue_retry_min = 5h\n"), -1);	/* over 4h */
+	TEST_ASSERT_STR(buf_cstr(&err), errmsg(":3: queue_retry_max (14400s) "
+	    "is shorter than queue_retry_min (18000s)"));
+	TEST_ASSERT_INT(load("queue_retry_max = 1m\n"), -1);
+	TEST_ASSERT_STR(buf_cstr(&err), errmsg(":3: queue_retry_max (60s) "
+	    "is shorter than queue_retry_min (300s)"));
 	TEST_END();
 
 	TEST_BEGIN("config: log targets");
