@@ -31,6 +31,8 @@
 
 static const struct mailctl_command commands[] = {
 	{ "check", "check\t\t\tvalidate the config file", mailctl_check },
+	{ "trace", "trace ID [LOGFILE]\tthe steps of one message (queue id or "
+	    "Message-ID)", mailctl_trace },
 };
 
 #define N_COMMANDS	(sizeof(commands) / sizeof(commands[0]))
