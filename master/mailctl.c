@@ -33,6 +33,11 @@ static const struct mailctl_command commands[] = {
 	{ "check", "check\t\t\tvalidate the config file", mailctl_check },
 	{ "trace", "trace ID [LOGFILE]\tthe steps of one message (queue id or "
 	    "Message-ID)", mailctl_trace },
+	{ "queue", "queue\t\t\tlist queued messages, recipients, last errors\n"
+	    "  queue show ID\t\tone message in detail\n"
+	    "  queue flush\t\tretry every queued message now\n"
+	    "  queue delete ID\tremove a message from the queue",
+	    mailctl_queue },
 };
 
 #define N_COMMANDS	(sizeof(commands) / sizeof(commands[0]))

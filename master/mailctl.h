@@ -28,5 +28,6 @@ struct mailctl_command {
 
 int mailctl_check(const struct config *cfg, int argc, char **argv);
 int mailctl_trace(const struct config *cfg, int argc, char **argv);
+int mailctl_queue(const struct config *cfg, int argc, char **argv);
 
 #endif
