@@ -32,7 +32,8 @@
  *
  *	Delivery: maildir_msg_begin() creates a file with a unique name in
  *	tmp/ (O_EXCL, O_NOFOLLOW, mode 0600); maildir_msg_write() appends to
- *	it through a buffer, counting bytes and bare LFs; maildir_msg_commit()
+ *	it through a buffer, counting bytes and lone LFs and CRs (each is
+ *	CR LF for POP3 and IMAP clients); maildir_msg_commit()
  *	flushes, fsyncs and closes the file, renames it into new/ (or cur/
  *	with ":2,FLAGS" when to_cur) without ever replacing an existing file,
  *	and fsyncs that folder. Only then has the message been delivered.
@@ -288,7 +289,7 @@ maildir_msg_begin(struct maildir *md, struct maildir_msg *m,
 
 	m->md = md;
 	m->fd = -1;
-	m->size = m->bare_lf = 0;
+	m->size = m->bare_lf = m->bare_cr = 0;
 	m->last_cr = 0;
 	m->wlen = 0;
 	for (tries = 0; tries < BEGIN_TRIES; tries++) {
@@ -350,6 +351,8 @@ maildir_msg_write(struct maildir_msg *m, const void *p, size_t n)
 	for (i = 0; i < n; i++) {
 		if (s[i] == '\n' && !m->last_cr)
 			m->bare_lf++;
+		else if (s[i] != '\n' && m->last_cr)
+			m->bare_cr++;
 		m->last_cr = s[i] == '\r';
 	}
 	m->size += n;
@@ -399,9 +402,11 @@ maildir_msg_commit(struct maildir_msg *m, int to_cur, const char *flags,
 		goto fail;
 	}
 	m->fd = -1;
+	if (m->last_cr)
+		m->bare_cr++;	/* a CR at the very end stands alone too */
 	n = snprintf(name, sizeof(name), "%s,S=%llu,W=%llu%s%s", m->base,
 	    (unsigned long long)m->size,
-	    (unsigned long long)(m->size + m->bare_lf),
+	    (unsigned long long)(m->size + m->bare_lf + m->bare_cr),
 	    to_cur ? ":2," : "", to_cur && flags != NULL ? flags : "");
 	if (n < 0 || (size_t)n >= sizeof(name)) {
 		errno = ENAMETOOLONG;

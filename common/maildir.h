@@ -11,7 +11,8 @@
  *
  *	Unique names: TIME.MUSECPPIDQCOUNT.HOST in tmp/, and in new/ the same
  *	with ",S=SIZE,W=RFC822SIZE" appended (SIZE = bytes on disk; W = size
- *	with every bare LF counted as CRLF, what POP3/IMAP clients see). In
+ *	with every lone LF and lone CR counted as CRLF, what POP3/IMAP
+ *	clients are sent). In
  *	cur/ an info suffix ":2,FLAGS" follows (flags in ASCII order).
  *	HOST has '/' written as \057 and ':' as \072.
  */
@@ -36,6 +37,7 @@ struct maildir_msg {
 	char base[MAILDIR_NAME_MAX + 1];	/* its name in tmp/ */
 	uint64_t size;			/* bytes written so far */
 	uint64_t bare_lf;		/* LFs not preceded by CR */
+	uint64_t bare_cr;		/* CRs not followed by LF */
 	int last_cr;			/* the last byte written was CR */
 	size_t wlen;			/* bytes waiting in wbuf */
 	char wbuf[16384];

@@ -38,6 +38,15 @@ static const struct mailctl_command commands[] = {
 	    "  queue flush\t\tretry every queued message now\n"
 	    "  queue delete ID\tremove a message from the queue",
 	    mailctl_queue },
+	{ "user", "user add ADDR [quota=SIZE] [forward=ADDR,...]\n"
+	    "\t\t\tadd a mailbox; password on standard input\n"
+	    "  user passwd ADDR\tchange a password (on standard input)\n"
+	    "  user del ADDR\t\tremove a mailbox (its Maildir is kept)\n"
+	    "  user list\t\tlist the mailboxes", mailctl_user },
+	{ "alias", "alias add ADDR TARGET...\n"
+	    "\t\t\tadd an alias or list (ADDR @DOMAIN: catch-all)\n"
+	    "  alias del ADDR\tremove an alias\n"
+	    "  alias list\t\tlist the aliases", mailctl_alias },
 };
 
 #define N_COMMANDS	(sizeof(commands) / sizeof(commands[0]))

@@ -29,5 +29,7 @@ struct mailctl_command {
 int mailctl_check(const struct config *cfg, int argc, char **argv);
 int mailctl_trace(const struct config *cfg, int argc, char **argv);
 int mailctl_queue(const struct config *cfg, int argc, char **argv);
+int mailctl_user(const struct config *cfg, int argc, char **argv);
+int mailctl_alias(const struct config *cfg, int argc, char **argv);
 
 #endif

@@ -106,6 +106,16 @@ main(void)
 	TEST_ASSERT(strstr(buf_cstr(&name), ".M") != NULL);
 	TEST_END();
 
+	TEST_BEGIN("maildir: W= counts lone CRs as CR LF too, even split or last");
+	TEST_ASSERT_INT(maildir_msg_begin(&md, &m, &err), 0);
+	TEST_ASSERT_INT(maildir_msg_write(&m, "a\rb\r", 4), 0);	/* 1 lone */
+	TEST_ASSERT_INT(maildir_msg_write(&m, "\nc\n\r", 4), 0);	/* CR LF, LF */
+	TEST_ASSERT_INT(maildir_msg_commit(&m, 0, NULL, &name, &err), 0);
+	TEST_ASSERT_INT(maildir_name_parse(buf_cstr(&name), &mn), 0);
+	/* 8 bytes; lone: CR after a, LF after c, CR at the end -> +3 */
+	TEST_ASSERT(mn.size == 8 && mn.vsize == 11);
+	TEST_END();
+
 	TEST_BEGIN("maildir: delivery into cur/ carries the :2, flags");
 	TEST_ASSERT_INT(deliver_one(&md, "x\n", 1, "FS", &name), 0);
 	TEST_ASSERT(strstr(buf_cstr(&name), ":2,FS") != NULL);
