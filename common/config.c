@@ -187,6 +187,17 @@ static const struct key keys[] = {
 	KEY(deliver_timeout, T_DURATION, F_NONZERO, "10m"),
 	KEY(remote_timeout, T_DURATION, F_NONZERO, "1h"),
 	KEY(bounce_size_limit, T_SIZE, 0, "100k"),
+	KEY(hop_limit, T_COUNT, F_NONZERO, "100"),
+	KEY(smtpd_timeout, T_DURATION, F_NONZERO, "5m"),
+	KEY(smtpd_data_timeout, T_DURATION, F_NONZERO, "3m"),
+	KEY(smtpd_tls_timeout, T_DURATION, F_NONZERO, "1m"),
+	KEY(smtpd_min_data_rate, T_COUNT, 0, "500"),
+	KEY(smtpd_max_recipients, T_COUNT, 0, "100"),
+	KEY(smtpd_max_errors, T_COUNT, F_NONZERO, "20"),
+	KEY(smtpd_max_unknown_commands, T_COUNT, F_NONZERO, "10"),
+	KEY(smtpd_max_junk_commands, T_COUNT, F_NONZERO, "100"),
+	KEY(smtpd_max_auth_failures, T_COUNT, F_NONZERO, "3"),
+	KEY(smtpd_vrfy_authenticated, T_BOOL, 0, "no"),
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -1102,6 +1113,19 @@ check_queue(struct loader *ld)
 	return 0;
 }
 
+/* check_smtpd - RFC 5321 4.5.3.1.8: at least 100 recipients a message */
+static int
+check_smtpd(struct loader *ld)
+{
+	int i = key_index("smtpd_max_recipients");
+
+	if (ld->cfg->smtpd_max_recipients < 100)
+		return fail(ld, ld->line[i], "smtpd_max_recipients must be at "
+		    "least 100 (RFC 5321 4.5.3.1.8), not %llu",
+		    (unsigned long long)ld->cfg->smtpd_max_recipients);
+	return 0;
+}
+
 /* config_load - read the file at path into cfg */
 int
 config_load(const char *path, struct config *cfg, struct buf *err)
@@ -1134,7 +1158,8 @@ config_load(const char *path, struct config *cfg, struct buf *err)
 		p += len + 1;
 	}
 	if (apply_defaults(&ld, &w) < 0 || check_tls(&ld) < 0 ||
-	    check_listeners(&ld) < 0 || check_queue(&ld) < 0)
+	    check_listeners(&ld) < 0 || check_queue(&ld) < 0 ||
+	    check_smtpd(&ld) < 0)
 		goto bad;
 	buf_free(&data);
 	buf_free(&w);

@@ -107,6 +107,19 @@ struct config {
 	uint64_t deliver_timeout;		/* a deliver job (10m) */
 	uint64_t remote_timeout;		/* a remote job (1h) */
 	uint64_t bounce_size_limit;		/* original in a bounce (100k) */
+	uint64_t hop_limit;			/* Received: fields (100) */
+
+	/* smtpd (seconds, counts) */
+	uint64_t smtpd_timeout;			/* a command (5m) */
+	uint64_t smtpd_data_timeout;		/* a wait in DATA/BDAT (3m) */
+	uint64_t smtpd_tls_timeout;		/* a TLS handshake (1m) */
+	uint64_t smtpd_min_data_rate;		/* octets/s in DATA (500), 0 none */
+	uint64_t smtpd_max_recipients;		/* a message (100, >= 100) */
+	uint64_t smtpd_max_errors;		/* then 421 (20) */
+	uint64_t smtpd_max_unknown_commands;	/* then 421 (10) */
+	uint64_t smtpd_max_junk_commands;	/* then 421 (100) */
+	uint64_t smtpd_max_auth_failures;	/* then 421 (3) */
+	int smtpd_vrfy_authenticated;		/* VRFY answers logged-in users */
 };
 
 int config_load(const char *path, struct config *cfg, struct buf *err);

@@ -699,6 +699,29 @@ main(void)
 	    "is shorter than queue_retry_min (300s)"));
 	TEST_END();
 
+	TEST_BEGIN("config: smtpd limits and timeouts, hop_limit");
+	TEST_ASSERT_INT(load(""), 0);
+	TEST_ASSERT_INT(cfg.smtpd_timeout, 300);
+	TEST_ASSERT_INT(cfg.smtpd_data_timeout, 180);
+	TEST_ASSERT_INT(cfg.smtpd_tls_timeout, 60);
+	TEST_ASSERT_INT(cfg.smtpd_min_data_rate, 500);
+	TEST_ASSERT_INT(cfg.smtpd_max_recipients, 100);
+	TEST_ASSERT_INT(cfg.smtpd_max_errors, 20);
+	TEST_ASSERT_INT(cfg.smtpd_max_unknown_commands, 10);
+	TEST_ASSERT_INT(cfg.smtpd_max_junk_commands, 100);
+	TEST_ASSERT_INT(cfg.smtpd_max_auth_failures, 3);
+	TEST_ASSERT_INT(cfg.smtpd_vrfy_authenticated, 0);
+	TEST_ASSERT_INT(cfg.hop_limit, 100);
+	TEST_ASSERT_INT(load("smtpd_max_recipients = 100\n"), 0);	/* at */
+	TEST_ASSERT_INT(load("smtpd_max_recipients = 1000\n"), 0);
+	TEST_ASSERT_INT(load("smtpd_max_recipients = 99\n"), -1);	/* under */
+	TEST_ASSERT_STR(buf_cstr(&err), errmsg(":3: smtpd_max_recipients must "
+	    "be at least 100 (RFC 5321 4.5.3.1.8), not 99"));
+	TEST_ASSERT_INT(load("smtpd_min_data_rate = 0\n"), 0);	/* none */
+	TEST_ASSERT(bad_value("smtpd_timeout", "0", "must be at least 1 '0'"));
+	TEST_ASSERT(bad_value("hop_limit", "0", "must be at least 1 '0'"));
+	TEST_END();
+
 	TEST_BEGIN("config: log targets");
 	TEST_ASSERT_INT(load("log = syslog\n"), 0);
 	TEST_ASSERT_STR(cfg.log, "syslog");

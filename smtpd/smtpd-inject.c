@@ -1,0 +1,362 @@
+/*
+ * NAME
+ *	smtpd-inject - hand a message to inject(8) and read its report
+ *
+ * SYNOPSIS
+ *	int inject_start(struct inject *inj, const char *prog,
+ *	    const char *config, int timeout_ms, const char **error_r);
+ *	int inject_write(struct inject *inj, const char *p, size_t n);
+ *	int inject_finish(struct inject *inj, const char *env, size_t envlen,
+ *	    struct inject_result *res);
+ *	void inject_abort(struct inject *inj);
+ *
+ * DESCRIPTION
+ *	The protocol is smtpq/INJECT.md. inject_start() runs
+ *	"inject -c CONFIG" (prog is its path, from progpath_sibling) with
+ *	three pipes: fd 0 the message, fd 1 the envelope, fd 3 the report;
+ *	fd 2 is smtpd's own. A fourth, close-on-exec pipe tells the parent
+ *	whether execve() worked, so a missing or broken inject is known
+ *	before the client is told 354. The child gets SIGPIPE back to its
+ *	default and only the descriptors named above.
+ *
+ *	inject_write() streams message bytes (buffered, each wait bounded
+ *	by timeout_ms). After the first failure (inject died: EPIPE, or
+ *	stopped reading: ETIMEDOUT) it only returns -1; the caller keeps
+ *	reading the client's data and answers 451.
+ *
+ *	inject_finish() flushes and closes the message pipe, then writes
+ *	the envelope and closes that pipe - the envelope coming last is what
+ *	says the message is complete - then reads the one report line and
+ *	reaps the child, everything within timeout_ms. res->kind is 'K'
+ *	(with qid), 'Z' or 'D' (with status and text), or 0 when no valid
+ *	report came (no line, a malformed line, a crash): the caller must
+ *	then say 451, never 250.
+ *
+ *	inject_abort() gives up: it closes the pipes without an envelope, so
+ *	inject cannot queue anything (an unterminated envelope is a
+ *	temporary failure to it), waits a little for it and kills it if it
+ *	has not gone.
+ *
+ * DIAGNOSTICS
+ *	inject_start: 0, or -1 with a static reason (pipe, fork or execve
+ *	failed: temporary). inject_write: 0 or -1 (temporary). inject_finish:
+ *	0 with res filled; the outcome is in res.
+ *
+ * SECURITY
+ *	execve() with an argument list; no shell, no PATH search, nothing
+ *	from the client on the command line. The report is parsed strictly
+ *	(one line, bounded, known letters and status codes only).
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "io.h"
+
+#include "smtpd.h"
+
+extern char **environ;
+
+/* close_fd - close *fd if open and mark it closed */
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		(void)close(*fd);
+		*fd = -1;
+	}
+}
+
+/* child - set up the descriptors and run inject; never returns */
+static void
+child(const char *prog, const char *config, int msg, int env, int rep,
+    int status)
+{
+	char *argv[4];
+	int a, b, c, e;
+
+	(void)signal(SIGPIPE, SIG_DFL);
+	/* Move out of the way of 0, 1 and 3 first, then into place. */
+	a = fcntl(msg, F_DUPFD_CLOEXEC, 10);
+	b = fcntl(env, F_DUPFD_CLOEXEC, 10);
+	c = fcntl(rep, F_DUPFD_CLOEXEC, 10);
+	if (a < 0 || b < 0 || c < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0 ||
+	    dup2(c, 3) < 0)
+		goto fail;
+	argv[0] = (char *)(uintptr_t)"inject";
+	argv[1] = (char *)(uintptr_t)"-c";
+	argv[2] = (char *)(uintptr_t)config;
+	argv[3] = NULL;
+	(void)execve(prog, argv, environ);
+fail:
+	e = errno;
+	if (write(status, &e, sizeof(e)) < 0)
+		_exit(111);
+	_exit(111);
+}
+
+/* inject_start - run inject with the three pipes */
+int
+inject_start(struct inject *inj, const char *prog, const char *config,
+    int timeout_ms, const char **error_r)
+{
+	int msg[2] = { -1, -1 }, env[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int st[2] = { -1, -1 }, e = 0, status;
+	struct pollfd pfd;
+	ssize_t r;
+
+	memset(inj, 0, sizeof(*inj));
+	inj->pid = -1;
+	inj->msg_fd = inj->env_fd = inj->rep_fd = -1;
+	inj->timeout_ms = timeout_ms;
+	if (pipe2(msg, O_CLOEXEC) < 0 || pipe2(env, O_CLOEXEC) < 0 ||
+	    pipe2(rep, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0) {
+		*error_r = "cannot make pipes";
+		goto fail;
+	}
+	inj->pid = fork();
+	if (inj->pid < 0) {
+		*error_r = "cannot fork";
+		goto fail;
+	}
+	if (inj->pid == 0)
+		child(prog, config, msg[0], env[0], rep[1], st[1]);
+	close_fd(&msg[0]);
+	close_fd(&env[0]);
+	close_fd(&rep[1]);
+	close_fd(&st[1]);
+	/* EOF: execve worked (the pipe closed on exec); else its errno. */
+	pfd.fd = st[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, timeout_ms) <= 0) {
+		*error_r = "inject did not start";
+		goto fail;
+	}
+	do
+		r = read(st[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	close_fd(&st[0]);
+	if (r != 0) {
+		*error_r = "cannot run inject";
+		goto fail;
+	}
+	inj->msg_fd = msg[1];
+	inj->env_fd = env[1];
+	inj->rep_fd = rep[0];
+	inj->msg = io_new(inj->msg_fd, inj->msg_fd, timeout_ms);
+	if (inj->msg == NULL) {
+		*error_r = "cannot set up the message pipe";
+		inject_abort(inj);
+		return -1;
+	}
+	return 0;
+fail:
+	close_fd(&msg[0]);
+	close_fd(&msg[1]);
+	close_fd(&env[0]);
+	close_fd(&env[1]);
+	close_fd(&rep[0]);
+	close_fd(&rep[1]);
+	close_fd(&st[0]);
+	close_fd(&st[1]);
+	if (inj->pid > 0) {
+		(void)kill(inj->pid, SIGKILL);
+		while (waitpid(inj->pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	inj->pid = -1;
+	(void)e;
+	return -1;
+}
+
+/* inject_write - add message bytes; -1 once inject is gone */
+int
+inject_write(struct inject *inj, const char *p, size_t n)
+{
+	if (inj->failed || inj->msg == NULL)
+		return -1;
+	if (io_write(inj->msg, p, n) < 0) {
+		inj->failed = errno != 0 ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* reap - wait at most ms for the child, then kill it; its status */
+static int
+reap(struct inject *inj, int ms)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int status = -1, i;
+	pid_t r;
+
+	if (inj->pid <= 0)
+		return -1;
+	for (i = 0; i <= ms / 10; i++) {
+		r = waitpid(inj->pid, &status, WNOHANG);
+		if (r == inj->pid) {
+			inj->pid = -1;
+			return status;
+		}
+		if (r < 0 && errno != EINTR) {
+			inj->pid = -1;
+			return -1;
+		}
+		(void)nanosleep(&ts, NULL);
+	}
+	(void)kill(inj->pid, SIGKILL);
+	while (waitpid(inj->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	inj->pid = -1;
+	return -1;
+}
+
+/* status_ok - 1 if s is "C.D.D" with class c ('4' or '5') */
+static int
+status_ok(const char *s, size_t n, char c)
+{
+	size_t i = 2, k;
+	int part;
+
+	if (n < 5 || s[0] != c || s[1] != '.')
+		return 0;
+	for (part = 0; part < 2; part++) {
+		for (k = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++, k++)
+			;
+		if (k == 0 || k > 3)
+			return 0;
+		if (part == 0) {
+			if (i >= n || s[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	return i == n;
+}
+
+/* parse_report - "K QID", "Z 4.x.x text" or "D 5.x.x text" */
+static void
+parse_report(const char *p, size_t n, struct inject_result *res)
+{
+	const char *sp;
+	size_t i, slen;
+
+	res->kind = 0;
+	if (n < 3 || p[1] != ' ')
+		return;
+	if (p[0] == 'K') {
+		if (n - 2 >= sizeof(res->qid))
+			return;
+		for (i = 2; i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+
+			if (!((c >= '0' && c <= '9') ||
+			    (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			    c == '.' || c == '-' || c == '_'))
+				return;
+		}
+		memcpy(res->qid, p + 2, n - 2);
+		res->qid[n - 2] = '\0';
+		res->kind = 'K';
+		return;
+	}
+	if (p[0] != 'Z' && p[0] != 'D')
+		return;
+	sp = memchr(p + 2, ' ', n - 2);
+	slen = sp != NULL ? (size_t)(sp - p - 2) : n - 2;
+	if (!status_ok(p + 2, slen, p[0] == 'Z' ? '4' : '5') ||
+	    slen >= sizeof(res->status))
+		return;
+	memcpy(res->status, p + 2, slen);
+	res->status[slen] = '\0';
+	if (sp != NULL) {
+		size_t tlen = n - (size_t)(sp + 1 - p);
+
+		if (tlen >= sizeof(res->text))
+			tlen = sizeof(res->text) - 1;
+		for (i = 0; i < tlen; i++) {
+			unsigned char c = (unsigned char)sp[1 + i];
+
+			res->text[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		}
+		res->text[tlen] = '\0';
+	}
+	res->kind = p[0];
+}
+
+/* write_env - the whole envelope to its pipe, within the timeout */
+static int
+write_env(struct inject *inj, const char *p, size_t n)
+{
+	struct io *io;
+	int r;
+
+	io = io_new(inj->env_fd, inj->env_fd, inj->timeout_ms);
+	if (io == NULL)
+		return -1;
+	r = io_write(io, p, n);
+	if (r == 0)
+		r = io_flush(io);
+	io_free(io);
+	return r;
+}
+
+/* inject_finish - end the message, send the envelope, read the report */
+int
+inject_finish(struct inject *inj, const char *env, size_t envlen,
+    struct inject_result *res)
+{
+	struct buf line = BUF_INIT(1024);
+	struct io *io;
+	int flags, r;
+
+	memset(res, 0, sizeof(*res));
+	if (inj->msg != NULL) {
+		if (!inj->failed && io_flush(inj->msg) < 0)
+			inj->failed = errno != 0 ? errno : EIO;
+		io_free(inj->msg);
+		inj->msg = NULL;
+	}
+	close_fd(&inj->msg_fd);
+	/* Even after a failed write: inject may have a report for us. */
+	if (!inj->failed && write_env(inj, env, envlen) < 0)
+		inj->failed = errno != 0 ? errno : EIO;
+	close_fd(&inj->env_fd);
+	io = io_new(inj->rep_fd, inj->rep_fd, inj->timeout_ms);
+	if (io != NULL) {
+		r = io_read_line(io, &line, 512, &flags);
+		if (r == 1 && (flags & (IO_LINE_LF | IO_LINE_CRLF)) &&
+		    !(flags & (IO_LINE_NUL | IO_LINE_BARE_CR)))
+			parse_report(line.data, line.len, res);
+		io_free(io);
+	}
+	close_fd(&inj->rep_fd);
+	res->exit_status = reap(inj, inj->timeout_ms < 10000 ?
+	    inj->timeout_ms : 10000);
+	buf_free(&line);
+	return 0;
+}
+
+/* inject_abort - close everything without an envelope; reap inject */
+void
+inject_abort(struct inject *inj)
+{
+	if (inj->msg != NULL) {
+		io_free(inj->msg);
+		inj->msg = NULL;
+	}
+	close_fd(&inj->msg_fd);
+	close_fd(&inj->env_fd);
+	close_fd(&inj->rep_fd);
+	if (inj->pid > 0)
+		(void)reap(inj, 2000);
+}
