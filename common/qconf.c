@@ -68,6 +68,7 @@ qconf_from_config(const struct config *cfg, struct qconf *q)
 	q->deliver_timeout = cfg->deliver_timeout;
 	q->remote_timeout = cfg->remote_timeout;
 	q->bounce_size_limit = cfg->bounce_size_limit;
+	q->hop_limit = clamp_count(cfg->hop_limit);
 }
 
 /* qconf_backoff - seconds to wait after the n-th temporary failure */

@@ -64,6 +64,13 @@
 #include "queue.h"
 #include "str.h"
 
+/*
+ * A client's SIZE counts the message as it sent it; the headers our own
+ * programs add on the way in (Received:, Date:, Message-ID:) must not
+ * turn a message at exactly message_size_limit into a refusal.
+ */
+#define INJECT_TRACE_ALLOWANCE	(64 * 1024)
+
 #define DEFAULT_CONFIG	"/etc/mailstack/mailstack.conf"
 #define INPUT_TIMEOUT_MS	(600 * 1000)
 #define READ_CHUNK	65536
@@ -634,7 +641,8 @@ main(int argc, char **argv)
 	buf_init(&sc.msgid, MSGID_MAX);
 
 	queue_entry_init(&e);
-	e.msg_len = read_message(cfg.message_size_limit, &sc);
+	e.msg_len = read_message(cfg.message_size_limit + INJECT_TRACE_ALLOWANCE,
+	    &sc);
 	read_envelope(&e.env, &wire);
 
 	memcpy(e.qid, tmp_name, sizeof(e.qid));

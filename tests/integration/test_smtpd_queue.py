@@ -48,3 +48,22 @@ def test_real_inject_nothing_queued_for_a_refused_message(smtpd):
     q = srv.root / "state" / "queue"
     for d in ("new", "tmp", "cur"):
         assert not (q / d).exists() or list((q / d).iterdir()) == []
+
+
+def test_a_message_at_exactly_the_size_limit_is_queued(smtpd):
+    """SIZE counts the message as the client sends it (CR LF as two); our
+    Received: field must not push a message at the limit over it."""
+    limit = 4000
+    srv = smtpd("smtp", inject="real",
+                conf={"message_size_limit": str(limit)})
+    c = srv.greeted()
+    head = "Subject: at the limit\r\n\r\n"
+    line = "x" * 98 + "\r\n"                          # 100 octets a line
+    body = line * ((limit - len(head)) // 100)
+    body += "y" * (limit - len(head) - len(body) - 2) + "\r\n"
+    assert len(head + body) == limit
+    code, lines = send_message(c, "a@b.example", [ALICE], head + body + ".\r\n")
+    assert code == 250, lines
+    code, lines = send_message(c, "a@b.example", [ALICE],
+                               head + body + "z\r\n.\r\n")
+    assert code == 552 and lines[0].startswith("5.3.4"), lines
