@@ -1,0 +1,496 @@
+/*
+ * NAME
+ *	imapd-auth - LOGIN and AUTHENTICATE PLAIN; opening the user's Maildir
+ *
+ * SYNOPSIS
+ *	void imapd_cmd_login(struct imapd *d);
+ *	void imapd_cmd_authenticate(struct imapd *d);
+ *	int imapd_login_allowed(const struct imapd *d);
+ *
+ * DESCRIPTION
+ *	Credentials are taken only over TLS, or in plaintext when the
+ *	configuration says allow_plaintext_auth (loopback testing); before
+ *	that CAPABILITY says LOGINDISABLED and LOGIN/AUTHENTICATE answer
+ *	"NO [PRIVACYREQUIRED]" (SECURITY I1). AUTHENTICATE PLAIN takes an
+ *	initial response (SASL-IR, RFC 4959) or asks for one with "+ ".
+ *
+ *	Every failure waits as the shared login throttle (throttle.h) says
+ *	and gets the same "NO [AUTHENTICATIONFAILED]" whether the user
+ *	exists or not; an address with too many recent failures is refused
+ *	without a password check; IMAPD_AUTH_FAILS_MAX failures end the
+ *	connection (U2).
+ *
+ *	After a good password: at most IMAPD_SESSIONS_PER_USER_IP sessions
+ *	of one user from one address (I9; flock()ed slot files in
+ *	state_dir/imapd-sessions, held until the process ends), then the
+ *	Maildir MAIL_DIR/DOMAIN/LOCAL/ is opened component by component
+ *	with O_NOFOLLOW (created with its default folders when missing) and
+ *	the process confines itself to it: chroot and the owner's ids when
+ *	root, and a Landlock ruleset where the kernel has one (I6).
+ *
+ * DIAGNOSTICS
+ *	A users table that cannot be read is "NO [UNAVAILABLE]"; a Maildir
+ *	that cannot be opened ends the session (die_temp).
+ *
+ * SECURITY
+ *	Passwords are wiped after use and never logged; the name tried is
+ *	logged escaped.
+ */
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/landlock.h>
+#include <openssl/evp.h>
+
+#include "auth.h"
+#include "imapd.h"
+#include "log.h"
+#include "str.h"
+#include "userdb.h"
+
+#define NAME_MAX_LEN	320
+
+/* Landlock values newer than some kernel headers. */
+#define LL_FS_REFER		(1ULL << 13)
+#define LL_FS_TRUNCATE		(1ULL << 14)
+#define LL_FS_IOCTL_DEV		(1ULL << 15)
+#define LL_NET_BIND_TCP		(1ULL << 0)
+#define LL_NET_CONNECT_TCP	(1ULL << 1)
+
+struct ll_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+};
+
+/* imapd_login_allowed - may credentials be sent now? */
+int
+imapd_login_allowed(const struct imapd *d)
+{
+	return io_is_tls(d->io) || d->cfg->allow_plaintext_auth;
+}
+
+/* sleep_ms - wait ms milliseconds */
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000),
+	    (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* open_throttle - the shared throttle table, once; NULL if unusable */
+static struct throttle *
+open_throttle(struct imapd *d)
+{
+	static int tried;
+	struct buf path = BUF_INIT(4096);
+	const char *error = NULL;
+
+	if (d->throttle != NULL || tried || !d->have_tkey)
+		return d->throttle;
+	tried = 1;
+	(void)mkdir(d->cfg->state_dir, 0755);
+	if (buf_printf(&path, "%s/%s", d->cfg->state_dir,
+	    IMAPD_THROTTLE_FILE) < 0)
+		error = "throttle table path too long";
+	else
+		d->throttle = throttle_open(buf_cstr(&path), &error);
+	if (d->throttle == NULL)
+		imapd_log(d, LOG_WARNING, "throttle-unusable",
+		    " error=\"%s\"", error != NULL ? error : "unknown");
+	buf_free(&path);
+	return d->throttle;
+}
+
+/* failed - a wrong password or unknown user: count, wait, answer */
+static void
+failed(struct imapd *d, const char *user, const char *method,
+    const char *why)
+{
+	struct throttle *t = open_throttle(d);
+	struct buf b = BUF_INIT(1024);
+	unsigned n = 0;
+
+	if (t != NULL && throttle_fail(t, d->tkey, time(NULL), &n) < 0)
+		n = 0;
+	d->auth_fails++;
+	(void)log_kv_str(&b, "tried", user);
+	imapd_log(d, LOG_WARNING, "auth-failed", "%s method=%s reason=%s "
+	    "failures=%u", buf_cstr(&b), method, why,
+	    n > 0 ? n : d->auth_fails);
+	buf_free(&b);
+	imapd_flush(d);
+	sleep_ms(throttle_delay_ms(n > 0 ? n : d->auth_fails));
+	imapd_no(d, "[AUTHENTICATIONFAILED] Authentication failed");
+	if (d->auth_fails >= IMAPD_AUTH_FAILS_MAX)
+		die_bye(d, "Too many failed logins", "auth-failures");
+}
+
+/* landlock - file access beneath dir_fd only, no TCP */
+static int
+landlock(int dir_fd)
+{
+	struct ll_attr attr;
+	struct landlock_path_beneath_attr rule;
+	uint64_t fs = (1ULL << 13) - 1;
+	size_t size = sizeof(uint64_t);
+	long abi;
+	int rs;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 1)
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	if (abi >= 2)
+		fs |= LL_FS_REFER;
+	if (abi >= 3)
+		fs |= LL_FS_TRUNCATE;
+	if (abi >= 5)
+		fs |= LL_FS_IOCTL_DEV;
+	attr.handled_access_fs = fs;
+	if (abi >= 4) {
+		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+		size = sizeof(attr);
+	}
+	if ((rs = (int)syscall(SYS_landlock_create_ruleset, &attr, size,
+	    0)) < 0)
+		return -1;
+	memset(&rule, 0, sizeof(rule));
+	rule.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE |
+	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_WRITE_FILE |
+	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_DIR |
+	    (fs & (LL_FS_REFER | LL_FS_TRUNCATE));
+	rule.parent_fd = dir_fd;
+	if (syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH,
+	    &rule, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_landlock_restrict_self, rs, 0) < 0) {
+		(void)close(rs);
+		return -1;
+	}
+	(void)close(rs);
+	return 0;
+}
+
+/* confine - chroot and the owner's ids (as root), then Landlock */
+static void
+confine(struct imapd *d, int dir_fd)
+{
+	struct stat st;
+	const char *how = "none";
+
+	if (fstat(dir_fd, &st) < 0)
+		die_temp(d, "cannot stat the Maildir");
+	if (geteuid() == 0) {
+		if (fchdir(dir_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			die_temp(d, "cannot chroot into the Maildir");
+		how = "chroot";
+		if (st.st_uid != 0) {
+			if (setgroups(0, NULL) < 0 ||
+			    setresgid(st.st_gid, st.st_gid, st.st_gid) < 0 ||
+			    setresuid(st.st_uid, st.st_uid, st.st_uid) < 0 ||
+			    geteuid() != st.st_uid)
+				die_temp(d, "cannot become the Maildir's "
+				    "owner");
+			how = "chroot,uid";
+		}
+	} else if (fchdir(dir_fd) < 0)
+		die_temp(d, "cannot enter the Maildir");
+	imapd_log(d, LOG_DEBUG, "confined", " how=%s%s", how,
+	    landlock(dir_fd) == 0 ? ",landlock" : "");
+}
+
+/* session_slot - one of the user's per-address session slots, or exit */
+static void
+session_slot(struct imapd *d)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0, i;
+	struct buf key = BUF_INIT(1024), path = BUF_INIT(4096);
+	char hex[17];
+	int dfd, fd;
+
+	(void)buf_printf(&key, "%s\n%s", d->address, d->client);
+	if (EVP_Digest(key.data, key.len, md, &mdlen, EVP_sha256(),
+	    NULL) != 1)
+		goto out;
+	for (i = 0; i < 8; i++) {
+		hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	hex[16] = '\0';
+	(void)buf_printf(&path, "%s/imapd-sessions", d->cfg->state_dir);
+	(void)mkdir(buf_cstr(&path), 0700);
+	dfd = open(buf_cstr(&path), O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd < 0)
+		goto out;	/* no slots: not worth refusing the login */
+	for (i = 0; i < IMAPD_SESSIONS_PER_USER_IP; i++) {
+		buf_reset(&path);
+		(void)buf_printf(&path, "%s.%u", hex, i);
+		fd = openat(dfd, buf_cstr(&path), O_RDWR | O_CREAT |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			(void)close(dfd);
+			goto out;	/* held until the process ends */
+		}
+		(void)close(fd);
+	}
+	(void)close(dfd);
+	imapd_log(d, LOG_NOTICE, "login-refused", " reason=too-many-sessions");
+	imapd_no(d, "[LIMIT] Too many sessions for this user from your "
+	    "address");
+	imapd_flush(d);
+	die_bye(d, "Too many sessions", "session-limit");
+out:
+	buf_free(&key);
+	buf_free(&path);
+}
+
+/* open_maildir - open (or create) and confine to the user's Maildir */
+static void
+open_maildir(struct imapd *d, const struct userdb_user *u)
+{
+	struct maildir md;
+	const char *error = NULL;
+	int mfd;
+
+	mfd = open(d->cfg->mail_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0 && errno == ENOENT && mkdir(d->cfg->mail_dir, 0755) == 0)
+		mfd = open(d->cfg->mail_dir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if (mfd < 0)
+		die_temp(d, "cannot open mail_dir");
+	if (userdb_maildir_open(mfd, u, USERDB_MD_CREATE, &md, &error) < 0) {
+		(void)close(mfd);
+		imapd_log(d, LOG_ERR, "mailbox-refused", " error=\"%s\"",
+		    error != NULL ? error : "unknown");
+		die_temp(d, "cannot open the Maildir");
+	}
+	(void)close(mfd);
+	if ((d->root_fd = dup(md.fd)) < 0)
+		die_temp(d, "cannot open the Maildir");
+	maildir_close(&md);
+	confine(d, d->root_fd);
+}
+
+/* login - check user and password; on success enter state AUTH */
+static void
+login(struct imapd *d, const char *user, size_t ulen, const char *pass,
+    size_t plen, const char *method)
+{
+	struct throttle *t = open_throttle(d);
+	char name[NAME_MAX_LEN + 1];
+	const char *error = NULL;
+	struct userdb_user u;
+	struct userdb *db;
+	unsigned n = 0;
+	int r;
+
+	if (ulen == 0 || memchr(user, '\0', ulen) != NULL ||
+	    str_copy_n(name, sizeof(name), user, ulen) < 0) {
+		failed(d, "", method, "bad-name");
+		return;
+	}
+	if (t != NULL && throttle_check(t, d->tkey, time(NULL), &n) > 0) {
+		struct buf b = BUF_INIT(1024);
+
+		(void)log_kv_str(&b, "tried", name);
+		imapd_log(d, LOG_WARNING, "login-refused", "%s method=%s "
+		    "reason=throttled failures=%u", buf_cstr(&b), method, n);
+		buf_free(&b);
+		imapd_no(d, "[UNAVAILABLE] Too many failed logins from your "
+		    "address, try again later");
+		imapd_flush(d);
+		die_bye(d, "Too many failed logins", "throttled");
+	}
+	r = auth_password(d->cfg, name, pass, plen, d->client, &error);
+	if (r < 0) {
+		imapd_log(d, LOG_ERR, "auth-error", " error=\"%s\"",
+		    error != NULL ? error : "unknown");
+		imapd_no(d, "[UNAVAILABLE] Temporary authentication failure");
+		return;
+	}
+	if (r == 0) {
+		failed(d, name, method, "wrong");
+		return;
+	}
+	if (t != NULL)
+		(void)throttle_success(t, d->tkey, time(NULL));
+	if ((db = userdb_open(d->cfg, &error)) == NULL)
+		die_temp(d, error);
+	r = userdb_user_lookup(db, name, &u, &error);
+	userdb_close(db);
+	if (r <= 0)
+		die_temp(d, r < 0 ? error : "user vanished after login");
+	if (str_copy(d->address, sizeof(d->address), u.address) < 0)
+		die_temp(d, "address too long");
+	session_slot(d);
+	open_maildir(d, &u);
+	userdb_user_free(&u);
+	if (d->throttle != NULL) {
+		throttle_close(d->throttle);
+		d->throttle = NULL;
+	}
+	d->method = method;
+	d->state = IMAPD_AUTH;
+	d->bad = 0;
+	io_set_timeout(d->io, IMAPD_IDLE_SECS * 1000);
+	imapd_log(d, LOG_INFO, "login", " step=6 method=%s tls=%s", method,
+	    io_is_tls(d->io) ? "yes" : "no");
+	{
+		struct buf b = BUF_INIT(4096);
+
+		imapd_capability(d, &b);
+		imapd_ok(d, "[CAPABILITY %s] Logged in", buf_cstr(&b));
+		buf_free(&b);
+	}
+}
+
+/* imapd_cmd_login - LOGIN user password */
+void
+imapd_cmd_login(struct imapd *d)
+{
+	struct imap_cmd *c = &d->cmd;
+
+	if (!imapd_login_allowed(d)) {
+		imapd_no(d, "[PRIVACYREQUIRED] Use STARTTLS first");
+		return;
+	}
+	if (imap_cmd_count(c) != 2 || !imap_arg_is_string(&c->args[0]) ||
+	    !imap_arg_is_string(&c->args[1])) {
+		imapd_bad(d, "Syntax: LOGIN user password");
+		return;
+	}
+	login(d, c->args[0].s, c->args[0].len, c->args[1].s, c->args[1].len,
+	    "login");
+	explicit_bzero(c->args[1].s, c->args[1].len);
+}
+
+/* b64_decode - standard base64 into out; -1 if malformed */
+static int
+b64_decode(const char *in, size_t len, struct buf *out)
+{
+	uint32_t acc = 0;
+	size_t i;
+	int bits = 0, pad = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		int v;
+
+		if (ch == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0)
+			return -1;
+		if (ch >= 'A' && ch <= 'Z')
+			v = ch - 'A';
+		else if (ch >= 'a' && ch <= 'z')
+			v = ch - 'a' + 26;
+		else if (ch >= '0' && ch <= '9')
+			v = ch - '0' + 52;
+		else if (ch == '+')
+			v = 62;
+		else if (ch == '/')
+			v = 63;
+		else
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (buf_append_char(out, (char)((acc >> bits) &
+			    0xff)) < 0)
+				return -1;
+		}
+	}
+	if (pad > 2 || (len % 4) != 0)
+		return -1;
+	return 0;
+}
+
+/* imapd_cmd_authenticate - AUTHENTICATE PLAIN [initial-response] */
+void
+imapd_cmd_authenticate(struct imapd *d)
+{
+	struct imap_cmd *c = &d->cmd;
+	struct buf line = BUF_INIT(8192), msg = BUF_INIT(8192);
+	const char *data, *z1, *z2;
+	size_t len;
+
+	if (!imapd_login_allowed(d)) {
+		imapd_no(d, "[PRIVACYREQUIRED] Use STARTTLS first");
+		return;
+	}
+	if (imap_cmd_count(c) < 1 || imap_cmd_count(c) > 2 ||
+	    c->args[0].type != IMAP_ARG_ATOM ||
+	    (c->nargs == 2 && c->args[1].type != IMAP_ARG_ATOM)) {
+		imapd_bad(d, "Syntax: AUTHENTICATE mechanism [response]");
+		return;
+	}
+	if (!imap_arg_is_atom(&c->args[0], "PLAIN")) {
+		imapd_no(d, "Unsupported authentication mechanism");
+		return;
+	}
+	if (c->nargs == 2) {
+		data = c->args[1].s;
+		len = c->args[1].len;
+	} else {
+		imapd_send(d, "+ \r\n", 4);
+		imapd_flush(d);
+		if (!imapd_read_line(d, &line, 8192)) {
+			imapd_bad(d, "Response too long");
+			goto done;
+		}
+		data = line.data != NULL ? line.data : "";
+		len = line.len;
+	}
+	if (len == 1 && data[0] == '*') {
+		imapd_bad(d, "Authentication cancelled");
+		goto done;
+	}
+	if (len == 1 && data[0] == '=')
+		len = 0;
+	if (b64_decode(data, len, &msg) < 0) {
+		imapd_bad(d, "Invalid base64 data");
+		goto done;
+	}
+	/* authzid NUL authcid NUL password */
+	if (msg.len == 0 || (z1 = memchr(msg.data, '\0', msg.len)) == NULL ||
+	    (z2 = memchr(z1 + 1, '\0', msg.len - (size_t)(z1 + 1 -
+	    msg.data))) == NULL) {
+		failed(d, "", "plain", "malformed");
+		goto done;
+	}
+	if (z1 != msg.data && ((size_t)(z1 - msg.data) != (size_t)(z2 - z1 - 1) ||
+	    !str_eq_nocase_n(msg.data, z1 + 1, (size_t)(z2 - z1 - 1)))) {
+		failed(d, "", "plain", "authzid");
+		goto done;
+	}
+	login(d, z1 + 1, (size_t)(z2 - z1 - 1), z2 + 1,
+	    msg.len - (size_t)(z2 + 1 - msg.data), "plain");
+done:
+	if (msg.data != NULL)
+		explicit_bzero(msg.data, msg.len);
+	if (line.data != NULL)
+		explicit_bzero(line.data, line.len);
+	buf_free(&msg);
+	buf_free(&line);
+}
