@@ -198,6 +198,17 @@ static const struct key keys[] = {
 	KEY(smtpd_max_junk_commands, T_COUNT, F_NONZERO, "100"),
 	KEY(smtpd_max_auth_failures, T_COUNT, F_NONZERO, "3"),
 	KEY(smtpd_vrfy_authenticated, T_BOOL, 0, "no"),
+	KEY(tls_policy, T_PATH, F_EMPTY_OK, NULL),
+	KEY(remote_tls_ca_file, T_PATH, F_EMPTY_OK, NULL),
+	KEY(remote_credentials, T_PATH, F_EMPTY_OK, NULL),
+	KEY(remote_connect_timeout, T_DURATION, F_NONZERO, "30s"),
+	KEY(remote_greeting_timeout, T_DURATION, F_NONZERO, "5m"),
+	KEY(remote_mail_timeout, T_DURATION, F_NONZERO, "5m"),
+	KEY(remote_rcpt_timeout, T_DURATION, F_NONZERO, "5m"),
+	KEY(remote_data_timeout, T_DURATION, F_NONZERO, "2m"),
+	KEY(remote_block_timeout, T_DURATION, F_NONZERO, "3m"),
+	KEY(remote_dot_timeout, T_DURATION, F_NONZERO, "10m"),
+	KEY(dns_timeout, T_DURATION, F_NONZERO, "5s"),
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))

@@ -120,6 +120,19 @@ struct config {
 	uint64_t smtpd_max_junk_commands;	/* then 421 (100) */
 	uint64_t smtpd_max_auth_failures;	/* then 421 (3) */
 	int smtpd_vrfy_authenticated;		/* VRFY answers logged-in users */
+
+	/* remote: TLS, credentials, RFC 5321 4.5.3.2 timeouts (seconds) */
+	char *tls_policy;			/* DOMAIN none|may|encrypt|require */
+	char *remote_tls_ca_file;		/* for "require"; NULL: system's */
+	char *remote_credentials;		/* HOST[:PORT] USER PASSWORD */
+	uint64_t remote_connect_timeout;	/* connect + TLS (30s) */
+	uint64_t remote_greeting_timeout;	/* 220, EHLO, STARTTLS, AUTH (5m) */
+	uint64_t remote_mail_timeout;		/* MAIL (5m) */
+	uint64_t remote_rcpt_timeout;		/* each RCPT (5m) */
+	uint64_t remote_data_timeout;		/* 354 (2m) */
+	uint64_t remote_block_timeout;		/* each data write (3m) */
+	uint64_t remote_dot_timeout;		/* the final "." (10m) */
+	uint64_t dns_timeout;			/* one query attempt (5s) */
 };
 
 int config_load(const char *path, struct config *cfg, struct buf *err);

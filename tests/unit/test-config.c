@@ -722,6 +722,26 @@ main(void)
 	TEST_ASSERT(bad_value("hop_limit", "0", "must be at least 1 '0'"));
 	TEST_END();
 
+	TEST_BEGIN("config: remote keys");
+	TEST_ASSERT_INT(load(""), 0);
+	TEST_ASSERT(cfg.tls_policy == NULL && cfg.remote_credentials == NULL &&
+	    cfg.remote_tls_ca_file == NULL);
+	TEST_ASSERT_INT(cfg.remote_connect_timeout, 30);
+	TEST_ASSERT_INT(cfg.remote_greeting_timeout, 300);
+	TEST_ASSERT_INT(cfg.remote_mail_timeout, 300);
+	TEST_ASSERT_INT(cfg.remote_rcpt_timeout, 300);
+	TEST_ASSERT_INT(cfg.remote_data_timeout, 120);
+	TEST_ASSERT_INT(cfg.remote_block_timeout, 180);
+	TEST_ASSERT_INT(cfg.remote_dot_timeout, 600);
+	TEST_ASSERT_INT(cfg.dns_timeout, 5);
+	TEST_ASSERT_INT(load("tls_policy = tls_policy\nremote_credentials = "
+	    "/etc/ms/creds\ndns_timeout = 2s\n"), 0);
+	TEST_ASSERT(cfg.tls_policy != NULL && cfg.tls_policy[0] == '/');
+	TEST_ASSERT_STR(cfg.remote_credentials, "/etc/ms/creds");
+	TEST_ASSERT_INT(cfg.dns_timeout, 2);
+	TEST_ASSERT(bad_value("remote_dot_timeout", "0", "must be at least 1 '0'"));
+	TEST_END();
+
 	TEST_BEGIN("config: log targets");
 	TEST_ASSERT_INT(load("log = syslog\n"), 0);
 	TEST_ASSERT_STR(cfg.log, "syslog");
