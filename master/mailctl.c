@@ -8,8 +8,7 @@
  *
  * DESCRIPTION
  *	Reads the config (default /etc/mailstack/mailstack.conf) and runs one
- *	command of a group: "check" here, the others from their own files
- *	(see the commands table). Errors go to stderr, one line each, and
+ *	command of a group, each in its own file (see the commands table). Errors go to stderr, one line each, and
  *	the exit status says what kind of failure it was (mailctl.h).
  *
  * DIAGNOSTICS
@@ -30,7 +29,8 @@
 #define DEFAULT_CONFIG	"/etc/mailstack/mailstack.conf"
 
 static const struct mailctl_command commands[] = {
-	{ "check", "check\t\t\tvalidate the config file", mailctl_check },
+	{ "check", "check\t\t\tvalidate the config, tables, TLS files and "
+	    "folders", mailctl_check },
 	{ "trace", "trace ID [LOGFILE]\tthe steps of one message (queue id or "
 	    "Message-ID)", mailctl_trace },
 	{ "queue", "queue\t\t\tlist queued messages, recipients, last errors\n"
@@ -62,19 +62,6 @@ usage(FILE *f)
 	for (i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\nFILE defaults to %s.\n", DEFAULT_CONFIG);
-}
-
-/* mailctl_check - load the config; say what is wrong and where */
-int
-mailctl_check(const struct config *cfg, int argc, char **argv)
-{
-	(void)argv;
-	if (argc != 0) {
-		fprintf(stderr, "usage: mailctl check\n");
-		return MAILCTL_EX_USAGE;
-	}
-	printf("%s: ok\n", cfg->path);
-	return MAILCTL_EX_OK;
 }
 
 int
