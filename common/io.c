@@ -291,6 +291,15 @@ tls_failed(struct io *io, int ssl_err, const char *what)
 	return -1;
 }
 
+/* flush_before_wait - send buffered output before a read waits for input */
+static int
+flush_before_wait(struct io *io)
+{
+	if (io->olen > io->ostart)
+		return io_flush(io);
+	return 0;
+}
+
 /* raw_read - one read of at most n bytes, waiting as needed; 0 at EOF */
 static ssize_t
 raw_read(struct io *io, void *p, size_t n)
@@ -309,7 +318,8 @@ raw_read(struct io *io, void *p, size_t n)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -1;
-			if (wait_fd(io, io->fd_in, POLLIN, -1) < 0)
+			if (flush_before_wait(io) < 0 ||
+			    wait_fd(io, io->fd_in, POLLIN, -1) < 0)
 				return -1;
 			continue;
 		}
@@ -323,7 +333,13 @@ raw_read(struct io *io, void *p, size_t n)
 		case SSL_ERROR_ZERO_RETURN:
 			return 0;
 		case SSL_ERROR_WANT_READ:
-			if (wait_fd(io, io->fd_in, POLLIN, -1) < 0)
+			/*
+			 * The socket was readable but held no application
+			 * data (a TLS 1.3 session ticket, say): whatever we
+			 * buffered must go out before we wait for a reply.
+			 */
+			if (flush_before_wait(io) < 0 ||
+			    wait_fd(io, io->fd_in, POLLIN, -1) < 0)
 				return -1;
 			break;
 		case SSL_ERROR_WANT_WRITE:

@@ -845,6 +845,76 @@ tls_server(int fd)
 	_exit(0);
 }
 
+/* ticket_server - a TLS server that sends TLS 1.3 session tickets */
+static void __attribute__((noreturn))
+ticket_server(int fd)
+{
+	struct buf line = BUF_INIT(4096);
+	const char *err;
+	SSL_CTX *ctx;
+	struct io *io;
+	int f;
+
+	ctx = tls_server_ctx_new(cert_path, key_path, &err);
+	io = io_new(fd, fd, 3000);
+	if (ctx == NULL || io == NULL)
+		_exit(10);
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	(void)SSL_CTX_set_num_tickets(ctx, 2);
+	(void)SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (io_start_tls_server(io, ctx, &err) < 0)
+		_exit(11);
+	if (io_read_line(io, &line, 100, &f) != 1 ||
+	    strcmp(buf_cstr(&line), "PING") != 0)
+		_exit(12);
+	io_puts(io, "PONG\r\n");
+	if (io_flush(io) < 0)
+		_exit(13);
+	while (io_read_line(io, &line, 100, &f) == 1)
+		;
+	io_free(io);
+	tls_ctx_free(ctx);
+	buf_free(&line);
+	_exit(0);
+}
+
+/*
+ * test_tls_tickets - a command buffered while only session tickets wait
+ * on the socket still goes out before the reply is awaited
+ */
+static void
+test_tls_tickets(void)
+{
+	struct buf line = BUF_INIT(4096);
+	const char *err;
+	SSL_CTX *ctx;
+	struct pair p;
+	pid_t pid;
+	int f;
+
+	TEST_BEGIN("tls: a buffered command goes out though tickets are waiting");
+	ctx = tls_client_ctx_new(1, cert_path, &err);
+	TEST_ASSERT(ctx != NULL);
+	pair_open(&p, 2000);
+	pid = fork();
+	if (pid == 0) {
+		close(p.a);
+		ticket_server(p.b);
+	}
+	close(p.b);
+	p.b = -1;
+	TEST_ASSERT_INT(io_start_tls_client(p.io, ctx, "localhost", &err), 0);
+	usleep(100000);		/* the tickets arrive: the socket is readable */
+	io_puts(p.io, "PING\r\n");	/* buffered, not yet sent */
+	TEST_ASSERT_INT(io_read_line(p.io, &line, 100, &f), 1);
+	TEST_ASSERT_STR(buf_cstr(&line), "PONG");
+	pair_close(&p);
+	TEST_ASSERT_INT(reap(pid), 0);
+	tls_ctx_free(ctx);
+	buf_free(&line);
+	TEST_END();
+}
+
 static void
 test_tls(void)
 {
@@ -978,6 +1048,7 @@ test_tls(void)
 	TEST_ASSERT(err != NULL && strchr(err, '\n') == NULL);
 	TEST_END();
 
+	test_tls_tickets();
 	tls_ctx_free(ctx);
 	buf_free(&line);
 	buf_free(&data);
