@@ -21,7 +21,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import SANITIZER_REPORT, require_binary
+try:
+    from conftest import SANITIZER_REPORT, require_binary
+except ImportError:             # used outside pytest (scripts/demo.py)
+    import re
+
+    SANITIZER_REPORT = re.compile(r"ERROR: \w+Sanitizer|runtime error:")
+
+    def require_binary(path):
+        if not os.access(path, os.X_OK):
+            raise FileNotFoundError(f"{path} is not built")
+        return Path(path)
 
 LISTENER_KEYS = {
     "smtp": "listen_smtp",
