@@ -235,7 +235,7 @@ get_dec(const char *p, size_t n, uint64_t max, uint64_t *v_r)
 	return str_parse_u64(p, n, max, v_r);
 }
 
-/* queue_slot_format - the 128 octets of a slot */
+/* queue_slot_format - the QUEUE_SLOT_SIZE octets of a slot */
 int
 queue_slot_format(const struct queue_slot *s, char out[QUEUE_SLOT_SIZE])
 {
@@ -271,7 +271,7 @@ queue_slot_format(const struct queue_slot *s, char out[QUEUE_SLOT_SIZE])
 	return 0;
 }
 
-/* queue_slot_parse - read the 128 octets of a slot; -1/EBADMSG if bad */
+/* queue_slot_parse - read the octets of a slot; -1/EBADMSG if bad */
 int
 queue_slot_parse(const char *p, struct queue_slot *s)
 {

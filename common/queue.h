@@ -20,7 +20,7 @@
  *
  *	A slot is one line of QUEUE_SLOT_SIZE octets:
  *
- *	    S SP F SP ATTEMPTS(5) SP NEXTTRY(12) SP LASTTRY(12) SP TEXT(91) LF
+ *	    S SP F SP ATTEMPTS(5) SP NEXTTRY(12) SP LASTTRY(12) SP TEXT(219) LF
  *
  *	with S a state (QUEUE_S_*), F a flag (QUEUE_F_*), the numbers in
  *	decimal with leading zeros and TEXT printable ASCII padded with NUL.
@@ -41,9 +41,9 @@
 #define QUEUE_ID_LEN		24
 #define QUEUE_HEADER_SIZE	256
 #define QUEUE_HEADER_LINE	92	/* the header line, LF included */
-#define QUEUE_SLOT_SIZE		128
+#define QUEUE_SLOT_SIZE		256
 #define QUEUE_PAGE		4096
-#define QUEUE_TEXT_MAX		91	/* octets of text in a slot */
+#define QUEUE_TEXT_MAX		219	/* octets of text in a slot */
 #define QUEUE_ATTEMPTS_MAX	99999
 #define QUEUE_HOPS_MAX		99999
 #define QUEUE_TIME_MAX		INT64_C(999999999999)

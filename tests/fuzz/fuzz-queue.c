@@ -20,7 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char status[BOUNCE_STATUS_MAX + 1], text[QUEUE_TEXT_MAX + 2];
 	size_t i;
 
-	/* Every 128-octet piece as a slot: parse, and round trip. */
+	/* Every slot-sized piece as a slot: parse, and round trip. */
 	for (i = 0; i + QUEUE_SLOT_SIZE <= size && i < 8 * QUEUE_SLOT_SIZE;
 	    i += QUEUE_SLOT_SIZE) {
 		char out[QUEUE_SLOT_SIZE];

@@ -27,6 +27,8 @@ import subprocess
 import time
 from pathlib import Path
 
+SLOT = 256      # QUEUE_SLOT_SIZE in common/queue.h: one recipient's slot
+
 FAKE_COMMON = r'''
 import fnmatch, json, os, random, sys, time
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -195,13 +197,13 @@ def read_entry(path):
     assert [len(x) for x in f[1:]] == [24, 12, 5, 5, 10, 12, 12]
     slots = []
     for i in range(n):
-        s = data[256 + 128 * i:256 + 128 * (i + 1)]
-        assert s[127:128] == b"\n"
+        s = data[256 + SLOT * i:256 + SLOT * (i + 1)]
+        assert s[SLOT - 1:SLOT] == b"\n"
         text = s[36:127].rstrip(b"\0").decode()
         slots.append({"state": chr(s[0]), "flags": chr(s[2]),
                       "attempts": int(s[4:9]), "next_try": int(s[10:22]),
                       "last_try": int(s[23:35]), "text": text})
-    env_off = 256 + 128 * n
+    env_off = 256 + SLOT * n
     env = data[env_off:env_off + envlen]
     assert env.endswith(b"\0\0")
     assert msgoff == (env_off + envlen + 4095) // 4096 * 4096

@@ -85,7 +85,7 @@ main(void)
 	const char *err = NULL;
 	size_t i, j;
 	int ok, fd, r;
-	char path[256];
+	char path[QUEUE_TEXT_MAX + 200];
 	uid_t me = geteuid();
 
 	if (mkdtemp(base) == NULL) {
@@ -133,9 +133,9 @@ main(void)
 	TEST_ASSERT_STR(t.text, s.text);
 	TEST_END();
 
-	TEST_BEGIN("queue: text is cut at 91 octets; bad slots refused");
-	memset(path, 'x', 200);
-	path[200] = '\0';
+	TEST_BEGIN("queue: text is cut at QUEUE_TEXT_MAX octets; bad slots refused");
+	memset(path, 'x', QUEUE_TEXT_MAX + 100);
+	path[QUEUE_TEXT_MAX + 100] = '\0';
 	queue_slot_set_text(&s, path);
 	TEST_ASSERT_INT(strlen(s.text), QUEUE_TEXT_MAX);
 	TEST_ASSERT_INT(queue_slot_format(&s, slot), 0);
@@ -153,14 +153,14 @@ main(void)
 		static const char bad[] = { 'Q', '\0', '\n', 'a', '\x7f' };
 
 		for (j = 0; j < sizeof(bad); j++) {
-			int text = i >= 36 && i < 127;
+			int text = i >= 36 && i < QUEUE_SLOT_SIZE - 1;
 			int want_ok;
 
 			if (bad[j] == save)
 				continue;
 			/* Text: printable, or NUL at its (full) end. */
 			want_ok = text && (bad[j] == 'Q' || bad[j] == 'a' ||
-			    (bad[j] == '\0' && i == 126));
+			    (bad[j] == '\0' && i == QUEUE_SLOT_SIZE - 2));
 			slot[i] = bad[j];
 			r = queue_slot_parse(slot, &t);
 			if ((r == 0) != want_ok)
