@@ -198,6 +198,11 @@ static const struct key keys[] = {
 	KEY(smtpd_max_junk_commands, T_COUNT, F_NONZERO, "100"),
 	KEY(smtpd_max_auth_failures, T_COUNT, F_NONZERO, "3"),
 	KEY(smtpd_vrfy_authenticated, T_BOOL, 0, "no"),
+	KEY(imap_max_sessions_per_user_ip, T_COUNT, F_NONZERO, "10"),
+	KEY(imap_idle_timeout, T_DURATION, F_NONZERO, "30m"),
+	KEY(imap_login_timeout, T_DURATION, F_NONZERO, "1m"),
+	KEY(imap_command_timeout, T_DURATION, F_NONZERO, "5m"),
+	KEY(imap_literal_max, T_SIZE, 0, "64k"),
 	KEY(tls_policy, T_PATH, F_EMPTY_OK, NULL),
 	KEY(remote_tls_ca_file, T_PATH, F_EMPTY_OK, NULL),
 	KEY(remote_credentials, T_PATH, F_EMPTY_OK, NULL),
@@ -1137,6 +1142,27 @@ check_smtpd(struct loader *ld)
 	return 0;
 }
 
+/*
+ * check_imapd - RFC 9051 5.4: an autologout timer after login runs for
+ * at least 30 minutes; session slots are files, so at most 1000 of them
+ */
+static int
+check_imapd(struct loader *ld)
+{
+	int i = key_index("imap_idle_timeout");
+	int j = key_index("imap_max_sessions_per_user_ip");
+
+	if (ld->cfg->imap_idle_timeout < 1800)
+		return fail(ld, ld->line[i], "imap_idle_timeout must be at "
+		    "least 30m (RFC 9051 5.4), not %llus",
+		    (unsigned long long)ld->cfg->imap_idle_timeout);
+	if (ld->cfg->imap_max_sessions_per_user_ip > 1000)
+		return fail(ld, ld->line[j], "imap_max_sessions_per_user_ip "
+		    "must be at most 1000, not %llu",
+		    (unsigned long long)ld->cfg->imap_max_sessions_per_user_ip);
+	return 0;
+}
+
 /* config_load - read the file at path into cfg */
 int
 config_load(const char *path, struct config *cfg, struct buf *err)
@@ -1170,7 +1196,7 @@ config_load(const char *path, struct config *cfg, struct buf *err)
 	}
 	if (apply_defaults(&ld, &w) < 0 || check_tls(&ld) < 0 ||
 	    check_listeners(&ld) < 0 || check_queue(&ld) < 0 ||
-	    check_smtpd(&ld) < 0)
+	    check_smtpd(&ld) < 0 || check_imapd(&ld) < 0)
 		goto bad;
 	buf_free(&data);
 	buf_free(&w);

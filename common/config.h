@@ -121,6 +121,13 @@ struct config {
 	uint64_t smtpd_max_auth_failures;	/* then 421 (3) */
 	int smtpd_vrfy_authenticated;		/* VRFY answers logged-in users */
 
+	/* imapd (counts, seconds, bytes) */
+	uint64_t imap_max_sessions_per_user_ip;	/* (10), <= 1000 */
+	uint64_t imap_idle_timeout;		/* logged in (30m), >= 30m */
+	uint64_t imap_login_timeout;		/* before login (1m) */
+	uint64_t imap_command_timeout;		/* one command (5m) */
+	uint64_t imap_literal_max;		/* not APPEND's (64k) */
+
 	/* remote: TLS, credentials, RFC 5321 4.5.3.2 timeouts (seconds) */
 	char *tls_policy;			/* DOMAIN none|may|encrypt|require */
 	char *remote_tls_ca_file;		/* for "require"; NULL: system's */

@@ -22,8 +22,14 @@
  *	of the part); a line that starts with a blank continues the field
  *	before it. A multipart body is split at lines that start with
  *	"--BOUNDARY" (the CRLF before such a line belongs to it); a missing
- *	close delimiter ends the last part at the end of the body; a body
- *	without any delimiter becomes one text/plain part. message/rfc822
+ *	close delimiter ends the last part at the end of the body; a
+ *	multipart without a boundary parameter or without any delimiter is
+ *	all preamble and gets one empty text/plain part (as in Dovecot).
+ *	Types, subtypes and parameter names are compared in lower case and
+ *	written as the message has them. In ENVELOPE a Sender or Reply-To
+ *	that is absent or empty is the From list (RFC 3501 7.4.2), and an
+ *	address without a local part or domain gets "MISSING_MAILBOX" or
+ *	"MISSING_DOMAIN" (a NIL host would start a group). message/rfc822
  *	(and the parts of multipart/digest, whose default type it is) get
  *	their body parsed as a message. Part numbers (mime_find_part) are
  *	those of RFC 3501 6.4.5: a non-multipart message has one part, 1,
@@ -301,6 +307,49 @@ new_part(struct ctx *c)
 
 static void parse_part(struct ctx *, int, size_t, size_t, int, int);
 
+/*
+ * set_type - a part's type and subtype, lower case and as written; 0, or
+ * -1 when they do not fit (the part is then text/plain)
+ */
+static int
+set_type(struct mime_part *pt, const char *t, size_t tl, const char *s,
+    size_t sl)
+{
+	if (copy_lower(pt->type, sizeof(pt->type), t, tl) == 0 &&
+	    copy_lower(pt->subtype, sizeof(pt->subtype), s, sl) == 0) {
+		memcpy(pt->wtype, t, tl);
+		pt->wtype[tl] = '\0';
+		memcpy(pt->wsubtype, s, sl);
+		pt->wsubtype[sl] = '\0';
+		return 0;
+	}
+	(void)set_type(pt, "text", 4, "plain", 5);
+	return -1;
+}
+
+/*
+ * empty_child - a multipart without its boundary (none given, or never
+ * found) gets one empty text/plain part at the end of its body, the
+ * whole body being preamble, as Dovecot has it
+ */
+static void
+empty_child(struct ctx *c, int idx)
+{
+	struct mime_part *k;
+	int i;
+
+	if ((i = new_part(c)) < 0)
+		return;
+	c->m->v[idx].child = i;
+	k = &c->m->v[i];
+	k->hdr_off = k->body_off = c->m->v[idx].body_off +
+	    c->m->v[idx].body_len;
+	k->hdr_len = k->body_len = k->lines = 0;
+	(void)set_type(k, "text", 4, "plain", 5);
+	k->defaulted = 1;
+	k->depth = c->m->v[idx].depth + 1;
+}
+
 /* split_multipart - children of multipart part idx at boundary b */
 static void
 split_multipart(struct ctx *c, int idx, const char *b, size_t blen,
@@ -352,17 +401,8 @@ split_multipart(struct ctx *c, int idx, const char *b, size_t blen,
 		else
 			c->m->v[prev].next = k;
 		parse_part(c, k, start, end, c->m->v[idx].depth + 1, digest);
-	} else if ((k = new_part(c)) >= 0) {
-		/* No delimiter at all: the body is one text/plain part. */
-		c->m->v[idx].child = k;
-		c->m->v[k].hdr_off = c->m->v[k].body_off = c->m->v[idx].body_off;
-		c->m->v[k].body_len = c->m->v[idx].body_len;
-		(void)str_copy(c->m->v[k].type, sizeof(c->m->v[k].type), "text");
-		(void)str_copy(c->m->v[k].subtype, sizeof(c->m->v[k].subtype),
-		    "plain");
-		c->m->v[k].defaulted = 1;
-		c->m->v[k].depth = c->m->v[idx].depth + 1;
-	}
+	} else
+		empty_child(c, idx);
 }
 
 /* count_lines - LFs in the body */
@@ -398,10 +438,10 @@ parse_part(struct ctx *c, int idx, size_t off, size_t end, int depth,
 	pt->body_off = off + hl;
 	pt->body_len = end - off - hl;
 	pt->defaulted = 1;
-	(void)str_copy(pt->type, sizeof(pt->type), in_digest ? "message" :
-	    "text");
-	(void)str_copy(pt->subtype, sizeof(pt->subtype), in_digest ?
-	    "rfc822" : "plain");
+	if (in_digest)
+		(void)set_type(pt, "message", 7, "rfc822", 6);
+	else
+		(void)set_type(pt, "text", 4, "plain", 5);
 	if (mime_header_find(t + off, hl, "Content-Type", &v, &vl) == 0) {
 		i = skip_cfws(v, 0, vl);
 		tl = token(v, i, vl);
@@ -409,9 +449,8 @@ parse_part(struct ctx *c, int idx, size_t off, size_t end, int depth,
 			size_t s = i + tl + 1;
 
 			sl = token(v, s, vl);
-			if (sl > 0 && copy_lower(pt->type, sizeof(pt->type),
-			    v + i, tl) == 0 && copy_lower(pt->subtype,
-			    sizeof(pt->subtype), v + s, sl) == 0) {
+			if (sl > 0 && set_type(pt, v + i, tl, v + s,
+			    sl) == 0) {
 				pt->defaulted = 0;
 				np = parse_params(v, s + sl, vl, params,
 				    MIME_PARAMS_MAX);
@@ -431,12 +470,8 @@ parse_part(struct ctx *c, int idx, size_t off, size_t end, int depth,
 						    '\0';
 						have_b = 1;
 					}
-			} else {
-				(void)str_copy(pt->type, sizeof(pt->type),
-				    "text");
-				(void)str_copy(pt->subtype,
-				    sizeof(pt->subtype), "plain");
-			}
+			} else
+				(void)set_type(pt, "text", 4, "plain", 5);
 		}
 	}
 	pt->lines = count_lines(t, pt->body_off, pt->body_len);
@@ -444,7 +479,7 @@ parse_part(struct ctx *c, int idx, size_t off, size_t end, int depth,
 		return;		/* deeper: an opaque body */
 	if (strcmp(pt->type, "multipart") == 0) {
 		if (!have_b) {
-			/* Dovecot: a multipart without boundary is text. */
+			empty_child(c, idx);
 			return;
 		}
 		split_multipart(c, idx, boundary, strlen(boundary),
@@ -552,14 +587,15 @@ write_unfolded(struct buf *out, const char *v, size_t len)
 	size_t i = 0;
 	int r;
 
-	while (i < len && is_wsp(v[i]))
-		i++;
 	for (; i < len; i++)
 		if (v[i] != '\r' && v[i] != '\n' && v[i] != '\0')
 			(void)buf_append_char(&t, v[i]);
-	while (t.len > 0 && is_wsp(t.data[t.len - 1]))
+	for (i = 0; i < t.len && is_wsp(t.data[i]); i++)
+		;
+	while (t.len > i && is_wsp(t.data[t.len - 1]))
 		t.len--;
-	r = imap_write_string(out, t.data != NULL ? t.data : "", t.len);
+	r = imap_write_string(out, t.data != NULL ? t.data + i : "",
+	    t.len - i);
 	buf_free(&t);
 	return r;
 }
@@ -618,9 +654,18 @@ write_addrs(const char *hdr, size_t len, const char *name, struct buf *out)
 			r |= buf_append_char(out, ' ');
 			r |= nstr(out, &a->route);
 			r |= buf_append_char(out, ' ');
-			r |= nstr(out, &a->local);
+			/* NIL host would start a group: say what is missing */
+			if (a->local.len == 0 || (a->local.data[0] == '"' &&
+			    (a->local.len < 2 ||
+			    a->local.data[a->local.len - 1] != '"')))
+				r |= buf_append_str(out, "\"MISSING_MAILBOX\"");
+			else
+				r |= nstr(out, &a->local);
 			r |= buf_append_char(out, ' ');
-			r |= nstr(out, &a->domain);
+			if (a->domain.len == 0)
+				r |= buf_append_str(out, "\"MISSING_DOMAIN\"");
+			else
+				r |= nstr(out, &a->domain);
 		}
 		r |= buf_append_char(out, ')');
 	}
@@ -629,12 +674,29 @@ write_addrs(const char *hdr, size_t len, const char *name, struct buf *out)
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * write_or_from - Sender or Reply-To; absent or empty, the From list
+ * (RFC 3501 7.4.2)
+ */
+static int
+write_or_from(const char *hdr, size_t len, const char *name,
+    struct buf *out)
+{
+	size_t at = out->len;
+
+	if (write_addrs(hdr, len, name, out) < 0)
+		return -1;
+	if (out->len - at == 3 && memcmp(out->data + at, "NIL", 3) == 0) {
+		out->len = at;
+		return write_addrs(hdr, len, "From", out);
+	}
+	return 0;
+}
+
 /* mime_write_envelope - the ENVELOPE of a message's header */
 int
 mime_write_envelope(const char *hdr, size_t len, struct buf *out)
 {
-	const char *from, *v;
-	size_t vl;
 	int r = 0;
 
 	r |= buf_append_char(out, '(');
@@ -643,14 +705,10 @@ mime_write_envelope(const char *hdr, size_t len, struct buf *out)
 	r |= write_field(hdr, len, "Subject", out);
 	r |= buf_append_char(out, ' ');
 	r |= write_addrs(hdr, len, "From", out);
-	from = mime_header_find(hdr, len, "From", &v, &vl) == 0 ? "From" :
-	    NULL;
 	r |= buf_append_char(out, ' ');
-	r |= write_addrs(hdr, len, mime_header_find(hdr, len, "Sender", &v,
-	    &vl) == 0 || from == NULL ? "Sender" : from, out);
+	r |= write_or_from(hdr, len, "Sender", out);
 	r |= buf_append_char(out, ' ');
-	r |= write_addrs(hdr, len, mime_header_find(hdr, len, "Reply-To", &v,
-	    &vl) == 0 || from == NULL ? "Reply-To" : from, out);
+	r |= write_or_from(hdr, len, "Reply-To", out);
 	r |= buf_append_char(out, ' ');
 	r |= write_addrs(hdr, len, "To", out);
 	r |= buf_append_char(out, ' ');
@@ -675,19 +733,13 @@ write_params(struct buf *out, const struct mime_param *p, size_t np,
 	int r = 0, any = 0;
 
 	for (i = 0; i < np; i++) {
-		size_t k;
-
 		if (skip_boundary && p[i].name_len == 8 &&
 		    str_eq_nocase_n(p[i].name, "boundary", 8))
 			continue;
 		r |= buf_append_str(out, any ? " " : "(");
 		any = 1;
 		buf_reset(&v);
-		for (k = 0; k < p[i].name_len; k++)
-			(void)buf_append_char(&v, p[i].name[k] >= 'A' &&
-			    p[i].name[k] <= 'Z' ? (char)(p[i].name[k] + 32) :
-			    p[i].name[k]);
-		r |= imap_write_string(out, v.data, v.len);
+		r |= imap_write_string(out, p[i].name, p[i].name_len);
 		r |= buf_append_char(out, ' ');
 		unquote(&p[i], &v);
 		r |= imap_write_string(out, v.data != NULL ? v.data : "",
@@ -715,6 +767,46 @@ type_params(const struct mime_msg *m, int part, struct mime_param *p)
 	return parse_params(v, i + tl + 1 + sl, vl, p, MIME_PARAMS_MAX);
 }
 
+/*
+ * write_language - Content-Language (RFC 3282): NIL, one tag as a string,
+ * or a list of the tags
+ */
+static int
+write_language(struct buf *out, const char *h, size_t hl)
+{
+	struct buf l = BUF_INIT(MIME_FIELD_MAX);
+	const char *v;
+	size_t vl, i = 0, tl, n = 0;
+	int r = 0;
+
+	if (mime_header_find(h, hl, "Content-Language", &v, &vl) < 0)
+		return buf_append_str(out, "NIL");
+	while (n < MIME_PARAMS_MAX) {
+		i = skip_cfws(v, i, vl);
+		if (i < vl && v[i] == ',') {
+			i++;
+			continue;
+		}
+		if ((tl = token(v, i, vl)) == 0)
+			break;
+		r |= buf_append_str(&l, n > 0 ? " " : "");
+		r |= imap_write_string(&l, v + i, tl);
+		n++;
+		i += tl;
+	}
+	if (n == 0)
+		r |= buf_append_str(out, "NIL");
+	else if (n == 1)
+		r |= buf_append(out, l.data, l.len);
+	else {
+		r |= buf_append_char(out, '(');
+		r |= buf_append(out, l.data, l.len);
+		r |= buf_append_char(out, ')');
+	}
+	buf_free(&l);
+	return r < 0 ? -1 : 0;
+}
+
 /* write_extension - disposition, language, location of a part */
 static int
 write_extension(const struct mime_msg *m, int part, struct buf *out)
@@ -737,11 +829,7 @@ write_extension(const struct mime_msg *m, int part, struct buf *out)
 	} else
 		r |= buf_append_str(out, "NIL");
 	r |= buf_append_char(out, ' ');
-	if (mime_header_find(h, hl, "Content-Language", &v, &vl) == 0 &&
-	    (tl = token(v, (i = skip_cfws(v, 0, vl)), vl)) > 0)
-		r |= imap_write_string(out, v + i, tl);
-	else
-		r |= buf_append_str(out, "NIL");
+	r |= write_language(out, h, hl);
 	r |= buf_append_char(out, ' ');
 	r |= mime_header_find(h, hl, "Content-Location", &v, &vl) == 0 ?
 	    write_unfolded(out, v, vl) : buf_append_str(out, "NIL");
@@ -764,7 +852,8 @@ write_body(const struct mime_msg *m, int part, int ext, struct buf *out)
 		for (k = pt->child; k >= 0; k = m->v[k].next)
 			r |= write_body(m, k, ext, out);
 		r |= buf_append_char(out, ' ');
-		r |= imap_write_string(out, pt->subtype, strlen(pt->subtype));
+		r |= imap_write_string(out, pt->wsubtype,
+		    strlen(pt->wsubtype));
 		if (ext) {
 			r |= buf_append_char(out, ' ');
 			r |= write_params(out, p, np, 0);
@@ -773,9 +862,9 @@ write_body(const struct mime_msg *m, int part, int ext, struct buf *out)
 		r |= buf_append_char(out, ')');
 		return r < 0 ? -1 : 0;
 	}
-	r |= imap_write_string(out, pt->type, strlen(pt->type));
+	r |= imap_write_string(out, pt->wtype, strlen(pt->wtype));
 	r |= buf_append_char(out, ' ');
-	r |= imap_write_string(out, pt->subtype, strlen(pt->subtype));
+	r |= imap_write_string(out, pt->wsubtype, strlen(pt->wsubtype));
 	r |= buf_append_char(out, ' ');
 	if (np == 0 && strcmp(pt->type, "text") == 0)
 		r |= buf_append_str(out, "(\"charset\" \"us-ascii\")");

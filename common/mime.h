@@ -46,6 +46,7 @@ struct mime_part {
 	size_t hdr_off, hdr_len;	/* header block, blank line included */
 	size_t body_off, body_len;
 	char type[32], subtype[64];	/* lower case; "text"/"plain" default */
+	char wtype[32], wsubtype[64];	/* the same as written, for IMAP */
 	int defaulted;		/* no usable Content-Type */
 	size_t lines;		/* CRLFs in the body */
 	int child, next;	/* first child, next sibling (-1: none) */

@@ -20,7 +20,7 @@
  *	without a password check; IMAPD_AUTH_FAILS_MAX failures end the
  *	connection (U2).
  *
- *	After a good password: at most IMAPD_SESSIONS_PER_USER_IP sessions
+ *	After a good password: at most imap_max_sessions_per_user_ip sessions
  *	of one user from one address (I9; flock()ed slot files in
  *	state_dir/imapd-sessions, held until the process ends), then the
  *	Maildir MAIL_DIR/DOMAIN/LOCAL/ is opened component by component
@@ -238,7 +238,7 @@ session_slot(struct imapd *d)
 	    O_CLOEXEC);
 	if (dfd < 0)
 		goto out;	/* no slots: not worth refusing the login */
-	for (i = 0; i < IMAPD_SESSIONS_PER_USER_IP; i++) {
+	for (i = 0; i < d->lim.sessions; i++) {
 		buf_reset(&path);
 		(void)buf_printf(&path, "%s.%u", hex, i);
 		fd = openat(dfd, buf_cstr(&path), O_RDWR | O_CREAT |
@@ -350,7 +350,7 @@ login(struct imapd *d, const char *user, size_t ulen, const char *pass,
 	d->method = method;
 	d->state = IMAPD_AUTH;
 	d->bad = 0;
-	io_set_timeout(d->io, IMAPD_IDLE_SECS * 1000);
+	io_set_timeout(d->io, d->lim.idle_ms);
 	imapd_log(d, LOG_INFO, "login", " step=6 method=%s tls=%s", method,
 	    io_is_tls(d->io) ? "yes" : "no");
 	{

@@ -15,7 +15,7 @@
  *	the end of the connection or a limit. A command is assembled in
  *	memory line by line: when a line ends with a literal announcement
  *	"{n}" the size is checked against the limit first (before login
- *	IMAPD_PREAUTH_LITERAL_MAX; after it IMAPD_LITERAL_MAX, or the
+ *	IMAPD_PREAUTH_LITERAL_MAX; after it imap_literal_max, or the
  *	APPENDLIMIT (message_size_limit) for APPEND), then "+" is sent and
  *	exactly n octets are read. Too large: "tag NO [TOOBIG]" and no "+"
  *	for a synchronising literal; "* BYE [TOOBIG]" and the end of the
@@ -34,7 +34,7 @@
  *	whatever the client sent after the command in plaintext (I1).
  *	IDLE (RFC 2177) waits for "DONE" while inotify on new/ and cur/ of
  *	the selected folder wakes it to report changes; a line other than
- *	DONE is BAD and ends IDLE; IDLE ends after IMAPD_IDLE_SECS (I9).
+ *	DONE is BAD and ends IDLE; IDLE ends after imap_idle_timeout (I9).
  *
  * DIAGNOSTICS
  *	I/O failures end the session through die_io().
@@ -48,6 +48,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -166,7 +167,7 @@ literal_limit(struct imapd *d, const struct buf *cmd)
 	if (s != NULL && (sp = memchr(s, ' ', cmd->len)) != NULL &&
 	    end - sp > 7 && str_eq_nocase_n(sp + 1, "APPEND ", 7))
 		return d->cfg->message_size_limit;
-	return IMAPD_LITERAL_MAX;
+	return d->lim.literal_max;
 }
 
 /* set_tag_of - the tag at the start of cmd, for replies; "*" if none */
@@ -210,7 +211,7 @@ read_command(struct imapd *d)
 			die_bye(d, "Command line too long", "line-too-long");
 		}
 		if (first) {
-			io_set_deadline(d->io, IMAPD_CMD_SECS * 1000);
+			io_set_deadline(d->io, d->lim.cmd_ms);
 			first = 0;
 		}
 		if (buf_append(cmd, line.data, line.len) < 0) {
@@ -245,8 +246,9 @@ read_command(struct imapd *d)
 			imapd_flush(d);
 		}
 		/* Slow links get time for large literals: 8 KB/s at least. */
-		io_set_deadline(d->io, IMAPD_CMD_SECS * 1000 +
-		    (int)(n / 8));
+		io_set_deadline(d->io, n / 8 >
+		    (uint64_t)(INT_MAX - d->lim.cmd_ms) ? INT_MAX :
+		    d->lim.cmd_ms + (int)(n / 8));
 		if (buf_append(cmd, "\r\n", 2) < 0 ||
 		    io_read_exact(d->io, cmd, (size_t)n) < 0) {
 			if (errno == ENOBUFS)
@@ -309,7 +311,8 @@ cmd_starttls(struct imapd *d)
 	io_set_timeout(d->io, IMAPD_TLS_SECS * 1000);
 	if (io_start_tls_server(d->io, d->tls_ctx, &error) < 0)
 		die_io(d, "tls-handshake");
-	io_set_timeout(d->io, IMAPD_PREAUTH_SECS * 1000);
+	io_set_timeout(d->io, d->state == IMAPD_NOTAUTH ? d->lim.login_ms :
+	    d->lim.idle_ms);
 }
 
 /* cmd_id - ID (RFC 2971): take the client's, give ours */
@@ -394,7 +397,7 @@ static void
 cmd_idle(struct imapd *d)
 {
 	struct buf line = BUF_INIT(IMAPD_IDLE_LINE_MAX);
-	time_t end = time(NULL) + IMAPD_IDLE_SECS;
+	time_t end = time(NULL) + d->lim.idle_ms / 1000;
 	int ifd = -1;
 
 	if (imap_cmd_count(&d->cmd) != 0) {
@@ -452,7 +455,7 @@ cmd_idle(struct imapd *d)
 		io_set_timeout(d->io, 60000);
 		if (!imapd_read_line(d, &line, IMAPD_IDLE_LINE_MAX))
 			die_bye(d, "Line too long during IDLE", "idle-garbage");
-		io_set_timeout(d->io, IMAPD_IDLE_SECS * 1000);
+		io_set_timeout(d->io, d->lim.idle_ms);
 		if (line.len == 4 && str_eq_nocase_n(line.data, "DONE", 4))
 			break;
 		if (ifd >= 0)

@@ -46,6 +46,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -234,6 +235,25 @@ peer(struct imapd *d)
 		d->have_tkey = 1;
 }
 
+/* seconds_ms - a configured duration in milliseconds, for io.h */
+static int
+seconds_ms(uint64_t s)
+{
+	return s > INT_MAX / 1000 ? INT_MAX : (int)(s * 1000);
+}
+
+/* limits_from_config - the session's limits and timeouts */
+static void
+limits_from_config(struct imapd_limits *lim, const struct config *cfg)
+{
+	lim->login_ms = seconds_ms(cfg->imap_login_timeout);
+	lim->idle_ms = seconds_ms(cfg->imap_idle_timeout);
+	lim->cmd_ms = seconds_ms(cfg->imap_command_timeout);
+	lim->literal_max = cfg->imap_literal_max;
+	lim->sessions = cfg->imap_max_sessions_per_user_ip > 1000 ? 1000 :
+	    (unsigned)cfg->imap_max_sessions_per_user_ip;
+}
+
 /* main - arguments, configuration, log, TLS, then the session */
 int
 main(int argc, char **argv)
@@ -270,6 +290,7 @@ main(int argc, char **argv)
 		die_config(!d.implicit_tls, "cannot load the configuration");
 	}
 	d.cfg = &cfg;
+	limits_from_config(&d.lim, &cfg);
 	if (log_open("imapd", cfg.log, &error) < 0)
 		die_config(!d.implicit_tls, error);
 	peer(&d);
@@ -286,14 +307,14 @@ main(int argc, char **argv)
 	} else if (d.implicit_tls)
 		die_config(0, "imaps needs tls_cert and tls_key");
 
-	if ((d.io = io_new(0, 1, IMAPD_PREAUTH_SECS * 1000)) == NULL)
+	if ((d.io = io_new(0, 1, d.lim.login_ms)) == NULL)
 		die_config(0, "cannot use the connection descriptors");
 	log_event(LOG_INFO, "event=connect client=%s mode=%s", d.client, mode);
 	if (d.implicit_tls) {
 		io_set_timeout(d.io, IMAPD_TLS_SECS * 1000);
 		if (io_start_tls_server(d.io, d.tls_ctx, &error) < 0)
 			die_io(&d, "tls-handshake");
-		io_set_timeout(d.io, IMAPD_PREAUTH_SECS * 1000);
+		io_set_timeout(d.io, d.lim.login_ms);
 	}
 	buf_free(&err);
 	imapd_session(&d);

@@ -34,20 +34,20 @@
 #include "maildir.h"
 #include "throttle.h"
 
-/* Limits and timeouts (see imapd(8)). */
+/*
+ * Limits and timeouts (see imapd(8)). imap_literal_max, imap_idle_timeout,
+ * imap_login_timeout, imap_command_timeout and
+ * imap_max_sessions_per_user_ip come from mailstack.conf(5): struct
+ * imapd_limits.
+ */
 #define IMAPD_LINE_MAX		65536	/* one line of a command */
 #define IMAPD_CMD_MAX		(1024 * 1024)	/* a command, literals too */
-#define IMAPD_LITERAL_MAX	65536	/* a literal other than APPEND's */
 #define IMAPD_PREAUTH_LITERAL_MAX 1024	/* a literal before login */
 #define IMAPD_LITERALS_MAX	64	/* literals in one command */
-#define IMAPD_IDLE_SECS		1800	/* RFC 9051 5.4: at least 30 min */
-#define IMAPD_PREAUTH_SECS	60	/* before login */
 #define IMAPD_TLS_SECS		60	/* a whole TLS handshake */
-#define IMAPD_CMD_SECS		300	/* reading one whole command */
 #define IMAPD_BAD_PREAUTH_MAX	10	/* bad commands before login */
 #define IMAPD_BAD_MAX		50	/* bad commands after login */
 #define IMAPD_AUTH_FAILS_MAX	3	/* failed logins per connection */
-#define IMAPD_SESSIONS_PER_USER_IP 10	/* SECURITY I9 */
 #define IMAPD_IDLE_LINE_MAX	512	/* what may come during IDLE */
 #define IMAPD_KEYWORDS_MAX	26	/* Maildir keyword letters a..z */
 #define IMAPD_MESSAGES_MAX	2000000	/* messages in one folder */
@@ -100,8 +100,18 @@ struct imapd_box {
 	int synced;
 };
 
+/* The limits mailstack.conf(5) sets (imapd.c, limits_from_config()). */
+struct imapd_limits {
+	int login_ms;		/* imap_login_timeout */
+	int idle_ms;		/* imap_idle_timeout (>= 30 min) */
+	int cmd_ms;		/* imap_command_timeout */
+	uint64_t literal_max;	/* imap_literal_max */
+	unsigned sessions;	/* imap_max_sessions_per_user_ip (I9) */
+};
+
 struct imapd {
 	const struct config *cfg;
+	struct imapd_limits lim;
 	struct io *io;
 	SSL_CTX *tls_ctx;
 	int implicit_tls;

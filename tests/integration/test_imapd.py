@@ -563,6 +563,52 @@ def test_session_cap(stack):
     login(stack, u).logout()
 
 
+def test_config_limits(tmp_path, build_dir):
+    """imap_login_timeout, imap_command_timeout, imap_literal_max and
+    imap_max_sessions_per_user_ip from mailstack.conf take effect."""
+    s = MailStack(tmp_path, build_dir, listeners=("imap",),
+                  extra="allow_plaintext_auth = yes\n"
+                        "imap_login_timeout = 2s\n"
+                        "imap_command_timeout = 2s\n"
+                        "imap_literal_max = 100\n"
+                        "imap_max_sessions_per_user_ip = 2\n")
+    s.add_user("w@truc.test", PASS)
+    s.start()
+    try:
+        # Silent before login: sent away after about 2 s (not 60 s).
+        r = Raw(s.port["imap"])
+        t0 = time.monotonic()
+        first = r.line()
+        assert first.startswith(b"* BYE"), first
+        assert r.closed()
+        assert 1.0 <= time.monotonic() - t0 < 20
+        # A literal over imap_literal_max: NO [TOOBIG] and no "+".
+        r = Raw(s.port["imap"])
+        r.send(b"a LOGIN w@truc.test %s\r\n" % PASS.encode())
+        assert r.until(b"a")[-1].startswith(b"a OK")
+        r.send(b"b SELECT {101}\r\n")
+        assert r.line().startswith(b"b NO [TOOBIG]")
+        r.send(b"c SELECT {5}\r\n")
+        assert r.line().startswith(b"+")
+        r.send(b"INBOX\r\n")
+        assert r.until(b"c")[-1].startswith(b"c OK")
+        # A command whose literal never comes: closed after about 2 s.
+        r.send(b"d SELECT {5}\r\n")
+        assert r.line().startswith(b"+")
+        t0 = time.monotonic()
+        assert r.closed()
+        assert 1.0 <= time.monotonic() - t0 < 20
+        # Two sessions per user and address, not ten.
+        conns = [login(s, "w@truc.test") for _ in range(2)]
+        with pytest.raises(imaplib.IMAP4.error, match="LIMIT"):
+            login(s, "w@truc.test")
+        for c in conns:
+            c.logout()
+    finally:
+        s.stop()
+    assert "reason=too-many-sessions" in s.log_text()
+
+
 def test_logs(stack):
     text = stack.log_text()
     assert re.search(r"imapd\[\d+\]: event=select .*step=6 .*mailbox=INBOX"

@@ -722,6 +722,46 @@ main(void)
 	TEST_ASSERT(bad_value("hop_limit", "0", "must be at least 1 '0'"));
 	TEST_END();
 
+	TEST_BEGIN("config: imapd limits and timeouts");
+	TEST_ASSERT_INT(load(""), 0);
+	TEST_ASSERT_INT(cfg.imap_max_sessions_per_user_ip, 10);
+	TEST_ASSERT_INT(cfg.imap_idle_timeout, 1800);
+	TEST_ASSERT_INT(cfg.imap_login_timeout, 60);
+	TEST_ASSERT_INT(cfg.imap_command_timeout, 300);
+	TEST_ASSERT_INT(cfg.imap_literal_max, 65536);
+	TEST_ASSERT_INT(load("imap_login_timeout = 2s\n"
+	    "imap_command_timeout = 1h\nimap_literal_max = 1M\n"
+	    "imap_max_sessions_per_user_ip = 1000\n"), 0);
+	TEST_ASSERT_INT(cfg.imap_login_timeout, 2);
+	TEST_ASSERT_INT(cfg.imap_command_timeout, 3600);
+	TEST_ASSERT_INT(cfg.imap_literal_max, 1024 * 1024);
+	TEST_ASSERT_INT(cfg.imap_max_sessions_per_user_ip, 1000);
+	TEST_ASSERT_INT(load("imap_idle_timeout = 30m\n"), 0);	/* at */
+	TEST_ASSERT_INT(load("imap_idle_timeout = 2h\n"), 0);
+	TEST_ASSERT_INT(cfg.imap_idle_timeout, 7200);
+	TEST_ASSERT_INT(load("imap_idle_timeout = 29m\n"), -1);
+
+	TEST_ASSERT_STR(buf_cstr(&err), errmsg(":3: imap_idle_timeout must "
+	    "be at least 30m (RFC 9051 5.4), not 1740s"));
+	TEST_ASSERT_INT(load("imap_max_sessions_per_user_ip = 1001\n"), -1);
+	TEST_ASSERT_STR(buf_cstr(&err), errmsg(":3: "
+	    "imap_max_sessions_per_user_ip must be at most 1000, not 1001"));
+	TEST_ASSERT(bad_value("imap_max_sessions_per_user_ip", "0",
+	    "must be at least 1 '0'"));
+	TEST_ASSERT(bad_value("imap_login_timeout", "0",
+	    "must be at least 1 '0'"));
+	TEST_ASSERT(bad_value("imap_command_timeout", "0s",
+	    "must be at least 1 '0s'"));
+	TEST_ASSERT(bad_value("imap_idle_timeout", "soon", "bad duration "
+	    "'soon' (seconds, or a number with s, m, h, d or w)"));
+	TEST_ASSERT(bad_value("imap_literal_max", "0",
+	    "must be at least 1 byte '0'"));
+	TEST_ASSERT(bad_value("imap_literal_max", "3G",
+	    "too large '3G' (at most 2147483648, 2G)"));
+	TEST_ASSERT(bad_value("imap_max_sessions_per_user_ip", "-1",
+	    "bad number '-1'"));
+	TEST_END();
+
 	TEST_BEGIN("config: remote keys");
 	TEST_ASSERT_INT(load(""), 0);
 	TEST_ASSERT(cfg.tls_policy == NULL && cfg.remote_credentials == NULL &&

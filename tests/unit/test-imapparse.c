@@ -218,6 +218,62 @@ main(void)
 	}
 	TEST_END();
 
+	TEST_BEGIN("MIME: broken MIME and ENVELOPE as Dovecot has them");
+	{
+		static const char nob[] = "Subject:\r\n folded\r\n"
+		    "Reply-To: \r\nFrom: a@b.c\r\nTo: nodomain, \"open "
+		    "<u@x.y>\r\nContent-Type: Multipart/Mixed\r\n\r\nbody\r\n";
+		static const char lang[] = "Content-Type: TEXT/Plain; "
+		    "CHARSET=us-ascii\r\nContent-Language: en, (c) fr\r\n"
+		    "\r\nx\r\n";
+		static const char absent[] = "Content-Type: multipart/mixed; "
+		    "boundary=zz\r\n\r\nno delimiter\r\n";
+		struct mime_msg mm;
+		uint32_t path[1] = { 1 };
+		int part;
+
+		/* no boundary: one empty text/plain part, as written case */
+		mime_parse(nob, sizeof(nob) - 1, &mm);
+		buf_reset(&b);
+		TEST_ASSERT_INT(mime_write_bodystructure(&mm, 0, 1, &b), 0);
+		TEST_ASSERT_STR(buf_cstr(&b), "((\"text\" \"plain\" "
+		    "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL "
+		    "NIL NIL) \"Mixed\" NIL NIL NIL NIL)");
+		TEST_ASSERT_INT(mime_find_part(&mm, path, 1, &part), 0);
+		TEST_ASSERT(mm.v[part].body_len == 0 &&
+		    mm.v[part].hdr_len == 0);
+		/* subject unfolded and trimmed; an empty Reply-To is From;
+		 * a NIL host would start a group: MISSING_* instead */
+		buf_reset(&b);
+		TEST_ASSERT_INT(mime_write_envelope(nob, mm.v[0].hdr_len, &b),
+		    0);
+		TEST_ASSERT_STR(buf_cstr(&b), "(NIL \"folded\" ((NIL NIL "
+		    "\"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) ((NIL NIL "
+		    "\"a\" \"b.c\")) ((NIL NIL \"nodomain\" "
+		    "\"MISSING_DOMAIN\")(NIL NIL \"MISSING_MAILBOX\" "
+		    "\"MISSING_DOMAIN\")) NIL NIL NIL NIL)");
+		mime_free(&mm);
+
+		/* a boundary that never comes: the same */
+		mime_parse(absent, sizeof(absent) - 1, &mm);
+		buf_reset(&b);
+		TEST_ASSERT_INT(mime_write_bodystructure(&mm, 0, 0, &b), 0);
+		TEST_ASSERT_STR(buf_cstr(&b), "((\"text\" \"plain\" "
+		    "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) "
+		    "\"mixed\")");
+		mime_free(&mm);
+
+		/* Content-Language as a list; names and types as written */
+		mime_parse(lang, sizeof(lang) - 1, &mm);
+		buf_reset(&b);
+		TEST_ASSERT_INT(mime_write_bodystructure(&mm, 0, 1, &b), 0);
+		TEST_ASSERT_STR(buf_cstr(&b), "(\"TEXT\" \"Plain\" "
+		    "(\"CHARSET\" \"us-ascii\") NIL NIL \"7bit\" 3 1 NIL NIL "
+		    "(\"en\" \"fr\") NIL)");
+		mime_free(&mm);
+	}
+	TEST_END();
+
 	TEST_BEGIN("MIME depth and part limits (I7)");
 	{
 		struct buf m = BUF_INIT(8 << 20);
