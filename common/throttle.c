@@ -5,6 +5,8 @@
  * SYNOPSIS
  *	struct throttle *throttle_open(const char *path,
  *	    const char **error_r);
+ *	struct throttle *throttle_open_state(const char *state_dir,
+ *	    const char **error_r);
  *	void throttle_close(struct throttle *t);
  *	int throttle_key(const struct sockaddr *sa, socklen_t len,
  *	    unsigned char key[THROTTLE_KEY_LEN]);
@@ -21,6 +23,8 @@
  *
  *	throttle_open() opens (creating it, mode 0600) the table file at
  *	path, and makes it the right size and form under the lock.
+ *	throttle_open_state() opens the one table smtpd, pop3d and imapd
+ *	share, THROTTLE_FILE in state_dir (made if missing).
  *	throttle_key() turns a client address into its key.
  *	throttle_check() says whether the key is refused now (1) or may try
  *	(0), and how many failures it has. throttle_fail() counts one failure
@@ -56,6 +60,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "throttle.h"
 
 #define MAGIC		"MSTHROT1"
@@ -183,6 +188,22 @@ format(struct throttle *t)
 	    write_all(t->fd, h, sizeof(h), 0) < 0)
 		return -1;
 	return 0;
+}
+
+/* throttle_open_state - the table all login services share, in state_dir */
+struct throttle *
+throttle_open_state(const char *state_dir, const char **error_r)
+{
+	struct buf path = BUF_INIT(4096);
+	struct throttle *t = NULL;
+
+	(void)mkdir(state_dir, 0755);
+	if (buf_printf(&path, "%s/%s", state_dir, THROTTLE_FILE) < 0)
+		*error_r = "throttle table path too long";
+	else
+		t = throttle_open(buf_cstr(&path), error_r);
+	buf_free(&path);
+	return t;
 }
 
 /* throttle_open - open (or create) the table file */

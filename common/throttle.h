@@ -50,7 +50,12 @@
 
 struct throttle;
 
+/* The table smtpd, pop3d and imapd share, in state_dir. */
+#define THROTTLE_FILE	"login-throttle"
+
 struct throttle *throttle_open(const char *path, const char **error_r);
+struct throttle *throttle_open_state(const char *state_dir,
+    const char **error_r);
 void throttle_close(struct throttle *t);
 int throttle_key(const struct sockaddr *sa, socklen_t len,
     unsigned char key[THROTTLE_KEY_LEN]);

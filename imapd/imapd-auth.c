@@ -95,22 +95,15 @@ static struct throttle *
 open_throttle(struct imapd *d)
 {
 	static int tried;
-	struct buf path = BUF_INIT(4096);
 	const char *error = NULL;
 
 	if (d->throttle != NULL || tried || !d->have_tkey)
 		return d->throttle;
 	tried = 1;
-	(void)mkdir(d->cfg->state_dir, 0755);
-	if (buf_printf(&path, "%s/%s", d->cfg->state_dir,
-	    IMAPD_THROTTLE_FILE) < 0)
-		error = "throttle table path too long";
-	else
-		d->throttle = throttle_open(buf_cstr(&path), &error);
+	d->throttle = throttle_open_state(d->cfg->state_dir, &error);
 	if (d->throttle == NULL)
 		imapd_log(d, LOG_WARNING, "throttle-unusable",
 		    " error=\"%s\"", error != NULL ? error : "unknown");
-	buf_free(&path);
 	return d->throttle;
 }
 

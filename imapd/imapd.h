@@ -54,7 +54,6 @@
 #define IMAPD_NAME_MAX		200	/* octets of a mailbox name */
 #define IMAPD_FOLDERS_MAX	10000	/* folders LIST looks at */
 #define IMAPD_IMPLEMENTATION	"mailstack-imapd"
-#define IMAPD_THROTTLE_FILE	"login-throttle"
 #define IMAPD_INDEX_FILE	"imapd.index"
 #define IMAPD_LOCK_FILE		"imapd.lock"
 #define IMAPD_KEYWORDS_FILE	"dovecot-keywords"

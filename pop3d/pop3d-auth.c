@@ -84,22 +84,15 @@ static struct throttle *
 open_throttle(struct pop3d *p)
 {
 	static int tried;
-	struct buf path = BUF_INIT(4096);
-	const char *error = NULL;
+	const char *error = "unknown";
 
 	if (p->throttle != NULL || tried || !p->have_tkey)
 		return p->throttle;
 	tried = 1;
-	(void)mkdir(p->cfg->state_dir, 0755);
-	if (buf_printf(&path, "%s/%s", p->cfg->state_dir,
-	    POP3D_THROTTLE_FILE) < 0)
-		error = "throttle table path too long";
-	else
-		p->throttle = throttle_open(buf_cstr(&path), &error);
+	p->throttle = throttle_open_state(p->cfg->state_dir, &error);
 	if (p->throttle == NULL)
 		pop3d_log_user(p, LOG_WARNING, "throttle-unusable",
 		    " error=\"%s: %s\"", error, strerror(errno));
-	buf_free(&path);
 	return p->throttle;
 }
 

@@ -45,7 +45,6 @@
 #define POP3D_MSGID_MAX		250	/* Message-ID octets kept for logs */
 #define POP3D_IMPLEMENTATION	"mailstack-pop3d"
 #define POP3D_LOCK_FILE		"pop3d.lock"
-#define POP3D_THROTTLE_FILE	"login-throttle"
 
 /* What the parser recognises. */
 enum pop3d_cmd_id {

@@ -193,7 +193,6 @@ users_password(struct session *s, const char *user, const char *pass,
 static struct throttle *
 thr(struct session *s, unsigned char key[THROTTLE_KEY_LEN])
 {
-	struct buf path = BUF_INIT(4096);
 	const char *why = "unknown error";
 
 	if (!s->have_peer || throttle_key((const struct sockaddr *)&s->peer,
@@ -201,16 +200,10 @@ thr(struct session *s, unsigned char key[THROTTLE_KEY_LEN])
 		return NULL;
 	if (s->thr == NULL && !s->thr_tried) {
 		s->thr_tried = 1;
-		(void)db(s);	/* userdb_open() makes state_dir */
-		if (buf_printf(&path, "%s/%s", s->cfg->state_dir,
-		    SMTPD_THROTTLE_FILE) < 0)
-			why = "path too long";
-		else
-			s->thr = throttle_open(buf_cstr(&path), &why);
+		s->thr = throttle_open_state(s->cfg->state_dir, &why);
 		if (s->thr == NULL)
 			session_log(s, LOG_WARNING, "throttle", "status",
 			    "unusable", "error", why, (const char *)NULL);
-		buf_free(&path);
 	}
 	return s->thr;
 }

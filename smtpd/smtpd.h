@@ -340,8 +340,6 @@ struct smtpd_opts {
 struct userdb;
 struct throttle;
 
-/* The login throttle file in state_dir, shared with pop3d and imapd. */
-#define SMTPD_THROTTLE_FILE	"login-throttle"
 
 struct session {
 	const struct config *cfg;
