@@ -199,7 +199,7 @@ def read_entry(path):
     for i in range(n):
         s = data[256 + SLOT * i:256 + SLOT * (i + 1)]
         assert s[SLOT - 1:SLOT] == b"\n"
-        text = s[36:127].rstrip(b"\0").decode()
+        text = s[36:SLOT - 1].rstrip(b"\0").decode()
         slots.append({"state": chr(s[0]), "flags": chr(s[2]),
                       "attempts": int(s[4:9]), "next_try": int(s[10:22]),
                       "last_try": int(s[23:35]), "text": text})

@@ -140,7 +140,9 @@ def test_exit_codes(qenv, args, data, status, text):
 def test_exit_codes_from_inject(tmp_path, build_dir):
     env = QueueEnv(tmp_path, build_dir,
                    extra_conf="message_size_limit = 2000\n")
-    r = env.sendmail(["x@example.test"], b"Subject: big\n\n" + b"x" * 5000)
+    # over message_size_limit plus inject's 64 KiB for trace headers
+    r = env.sendmail(["x@example.test"], b"Subject: big\n\n" +
+                     b"x" * (2000 + 64 * 1024 + 1))
     assert r.returncode == 65 and b"5.3.4" in r.stderr
     assert env.sendmail(["x@example.test"], b"Subject: s\n\nb\n"
                         ).returncode == 0
