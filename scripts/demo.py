@@ -17,7 +17,9 @@ they use free ports, and since mail between servers always goes to port
 25, each stack gets a transport table pointing the other domain at the
 other's port (the DNS answer is still shown). DEMO_KEEP=1 leaves both
 stacks running to try with a real client; otherwise everything the demo
-started is stopped, and it checks that nothing is left behind.
+started is stopped, and it checks that nothing is left behind. Without
+dnsmasq (DEMO_DNSMASQ names another binary) the demo routes by transport
+tables and says so.
 """
 import os
 import re
@@ -45,6 +47,10 @@ TRUC, MACHIN = "127.0.0.2", "127.0.0.3"
 PROGRAMS = ("maild", "smtpd", "inject", "smtpq", "remote", "deliver",
             "pop3d", "imapd", "mailctl")
 ROOT = os.geteuid() == 0
+# The DNS server for the demo's MX records (DEMO_DNSMASQ names another;
+# a missing one makes the demo route by transport tables instead).
+DNSMASQ = (os.environ.get("DEMO_DNSMASQ") or shutil.which("dnsmasq") or
+           "/usr/sbin/dnsmasq")
 
 
 # --- printing ---------------------------------------------------------------
@@ -191,7 +197,7 @@ class Dnsmasq:
     def __init__(self, folder, records):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+            [DNSMASQ, "--keep-in-foreground", "--no-resolv", "--no-hosts",
              "--no-daemon", "--listen-address=127.0.0.1",
              "--bind-interfaces", f"--port={self.port}",
              f"--pid-file={folder}/dnsmasq.pid", "--log-facility=-",
@@ -282,8 +288,9 @@ def main():
                     thing.stop()
                 except Exception as e:  # report it, stop the rest
                     print(f"stopping {thing}: {e}", file=sys.stderr)
-    if keep and len(started) == 3:
-        dns, hosts = started[0], started[1:]
+    if keep and finished:
+        hosts = [t for t in started if isinstance(t, Host)]
+        others = [t for t in started if not isinstance(t, Host)]
         print()
         say("The two stacks are still running (DEMO_KEEP=1). To try a real "
             "client such as Thunderbird, add an account for "
@@ -292,8 +299,8 @@ def main():
             f"server {MACHIN} port {hosts[1].port['submission']} with "
             "STARTTLS and normal password, and accept the self-signed "
             "certificate. To stop everything:")
-        pids = " ".join(str(h.proc.pid) for h in hosts)
-        print(f"  kill {pids} {dns.proc.pid}; rm -rf {work}")
+        pids = " ".join(str(t.proc.pid) for t in hosts + others)
+        print(f"  kill {pids}; rm -rf {work}")
         return 0
     left = wait_for(lambda: not leftovers(work), timeout=10) or \
         leftovers(work)
@@ -303,9 +310,13 @@ def main():
     if left:
         say(f"Left behind (a bug): {left}")
         return 1
-    say("Everything the demo started has stopped. The files are gone too; "
-        "run it with DEMO_KEEP=1 to keep both stacks running and try them "
-        "with a real mail client.")
+    say("Everything the demo started has stopped, and its files are gone. "
+        "To try the stacks with a real client, run DEMO_KEEP=1 make demo: "
+        "they stay up, and in Thunderbird an account for marc@machin.test "
+        "(password marc-secret) uses IMAP on mx.machin.test "
+        f"({MACHIN}) port 143 with STARTTLS and SMTP on port 587 with "
+        "STARTTLS and a normal password (ports differ when not root: the "
+        "demo prints them), accepting the self-signed certificate.")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -316,25 +327,32 @@ def run(work, started):
         f"{TRUC} and machin.test on {MACHIN}, each started by one command "
         "(maild), each with its own queue and mailboxes under "
         f"{work}.")
-    dns = Dnsmasq(work, [
-        "--mx-host=truc.test,mx.truc.test,10",
-        f"--host-record=mx.truc.test,{TRUC}",
-        "--mx-host=machin.test,mx.machin.test,10",
-        f"--host-record=mx.machin.test,{MACHIN}",
-    ])
-    started.append(dns)
-    common = (f"dns_servers = 127.0.0.1:{dns.port}\n"
-              "queue_retry_min = 2s\nqueue_retry_max = 10s\n"
+    common = ("queue_retry_min = 2s\nqueue_retry_max = 10s\n"
               "allow_plaintext_auth = no\n")
+    dns = None
+    if os.access(DNSMASQ, os.X_OK):
+        dns = Dnsmasq(work, [
+            "--mx-host=truc.test,mx.truc.test,10",
+            f"--host-record=mx.truc.test,{TRUC}",
+            "--mx-host=machin.test,mx.machin.test,10",
+            f"--host-record=mx.machin.test,{MACHIN}",
+        ])
+        started.append(dns)
+        common += f"dns_servers = 127.0.0.1:{dns.port}\n"
+    else:
+        say("(dnsmasq is not installed, so there is no DNS server for the "
+            "demo's domains: each stack gets a transport table naming the "
+            "other's address instead of an MX lookup. Debian's "
+            "dnsmasq-base package brings the real thing.)")
     (work / "truc").mkdir()
     (work / "machin").mkdir()
     truc = Host(work / "truc", "mx.truc.test", "truc.test", TRUC, common)
     machin = Host(work / "machin", "mx.machin.test", "machin.test", MACHIN,
                   common)
     hosts = [truc, machin]
-    if not ROOT:
-        # Mail between servers goes to port 25, which needs root: route
-        # each domain to the other stack's port instead of its MX.
+    if not ROOT or dns is None:
+        # Mail between servers goes to port 25, which needs root, and its
+        # MX needs the DNS server: route each domain to the other stack.
         for h, other, domain in ((truc, machin, "machin.test"),
                                  (machin, truc, "truc.test")):
             (h.tmp / "transport").write_text(
@@ -401,9 +419,13 @@ def run(work, started):
     banner(3, "truc.test's server sends it to machin.test's (SMTP)")
     say("The queue manager (smtpq) gives it to remote, which looks up "
         "where machin.test's mail goes. The DNS answer:")
-    for pref, host in mx_query("127.0.0.1", dns.port, "machin.test"):
-        line("  ", f"machin.test.  MX  {pref} {host}.   ({host} is {MACHIN})")
-    if not ROOT:
+    if dns is not None:
+        for pref, host in mx_query("127.0.0.1", dns.port, "machin.test"):
+            line("  ", f"machin.test.  MX  {pref} {host}.   ({host} is "
+                 f"{MACHIN})")
+    else:
+        line("  ", f"(no DNS here: the transport table says {MACHIN})")
+    if not ROOT and dns is not None:
         say("(Not root, so port 25 is out of reach: a transport table sends "
             f"machin.test's mail to {MACHIN} port {machin.port['smtp']}.)")
     log_event(truc, "truc", step=3, qid=qid_truc, relay="remote",

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.skipif(
     reason="dnsmasq (Debian dnsmasq-base) is not installed")
 
 
-def run_demo(build_dir):
-    env = dict(os.environ, BUILD=str(build_dir))
+def run_demo(build_dir, **extra):
+    env = dict(os.environ, BUILD=str(build_dir), **extra)
     env.pop("DEMO_KEEP", None)
     return subprocess.run(["/usr/bin/python3", str(TOP / "scripts/demo.py")],
                           env=env, capture_output=True, text=True,
@@ -39,5 +39,16 @@ def test_demo_runs_twice_and_leaves_nothing_behind(build_dir):
         assert out.count("as the log of this host tells it") == 2
         assert "[x] 2  the sender's client hands it to its server" in out
         assert "[x] 5  the delivery agent stores it in the mailbox" in out
-        assert "Everything the demo started has stopped." in out
+        assert "Everything the demo started has stopped" in out
         assert max(len(l) for l in out.splitlines()) <= 80
+
+
+def test_demo_without_dnsmasq_routes_by_transport_and_says_so(build_dir):
+    r = run_demo(build_dir, DEMO_DNSMASQ="/nonexistent/dnsmasq")
+    out = r.stdout
+    assert r.returncode == 0, (out[-3000:], r.stderr[-3000:])
+    assert "dnsmasq is not installed" in out
+    assert "(no DNS here: the transport table says 127.0.0.3)" in out
+    assert "MX  10" not in out
+    assert "[x] 5  the delivery agent stores it in the mailbox" in out
+    assert "Everything the demo started has stopped" in out
