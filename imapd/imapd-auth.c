@@ -54,6 +54,7 @@
 
 #include "auth.h"
 #include "imapd.h"
+#include "sasl.h"
 #include "log.h"
 #include "str.h"
 #include "userdb.h"
@@ -375,50 +376,6 @@ imapd_cmd_login(struct imapd *d)
 	explicit_bzero(c->args[1].s, c->args[1].len);
 }
 
-/* b64_decode - standard base64 into out; -1 if malformed */
-static int
-b64_decode(const char *in, size_t len, struct buf *out)
-{
-	uint32_t acc = 0;
-	size_t i;
-	int bits = 0, pad = 0;
-
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)in[i];
-		int v;
-
-		if (ch == '=') {
-			pad++;
-			continue;
-		}
-		if (pad > 0)
-			return -1;
-		if (ch >= 'A' && ch <= 'Z')
-			v = ch - 'A';
-		else if (ch >= 'a' && ch <= 'z')
-			v = ch - 'a' + 26;
-		else if (ch >= '0' && ch <= '9')
-			v = ch - '0' + 52;
-		else if (ch == '+')
-			v = 62;
-		else if (ch == '/')
-			v = 63;
-		else
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (buf_append_char(out, (char)((acc >> bits) &
-			    0xff)) < 0)
-				return -1;
-		}
-	}
-	if (pad > 2 || (len % 4) != 0)
-		return -1;
-	return 0;
-}
-
 /* imapd_cmd_authenticate - AUTHENTICATE PLAIN [initial-response] */
 void
 imapd_cmd_authenticate(struct imapd *d)
@@ -461,7 +418,7 @@ imapd_cmd_authenticate(struct imapd *d)
 	}
 	if (len == 1 && data[0] == '=')
 		len = 0;
-	if (b64_decode(data, len, &msg) < 0) {
+	if (sasl_b64_decode(data, len, &msg) < 0) {
 		imapd_bad(d, "Invalid base64 data");
 		goto done;
 	}

@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "pop3d.h"
+#include "sasl.h"
 #include "str.h"
 
 static const struct {
@@ -221,67 +222,13 @@ pop3d_parse(const char *line, size_t len, struct pop3d_cmd *c)
 	}
 }
 
-/* b64val - the value of one base64 character, or -1 */
-static int
-b64val(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
 /* pop3d_base64_decode - strict base64 into out (appended) */
 int
 pop3d_base64_decode(const char *in, size_t len, struct buf *out)
 {
-	size_t i;
-	int v[4], k, pad;
-
 	if (len == 1 && in[0] == '=')
-		return 0;
-	if (len % 4 != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	for (i = 0; i < len; i += 4) {
-		unsigned char b[3];
-		int last = i + 4 == len;
-
-		pad = 0;
-		for (k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && last && k >= 2 &&
-			    (k == 3 || in[i + 3] == '=')) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			v[k] = b64val((unsigned char)in[i + k]);
-			if (pad > 0 || v[k] < 0) {
-				errno = EINVAL;
-				return -1;
-			}
-		}
-		/* Unused bits before the padding must be zero (canonical). */
-		if ((pad == 1 && (v[2] & 3) != 0) ||
-		    (pad == 2 && (v[1] & 15) != 0)) {
-			errno = EINVAL;
-			return -1;
-		}
-		b[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		b[1] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		b[2] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-		if (buf_append(out, b, (size_t)(3 - pad)) < 0)
-			return -1;
-	}
-	return 0;
+		return 0;	/* RFC 5034: the empty initial response */
+	return sasl_b64_decode(in, len, out);
 }
 
 /* pop3d_sasl_plain - split "authzid NUL authcid NUL password" */

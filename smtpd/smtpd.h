@@ -36,6 +36,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "sasl.h"
 #include "envelope.h"
 #include "io.h"
 
@@ -269,7 +270,6 @@ void received_comment(const char *s, size_t n, struct buf *out);
 #define SASL_USER_MAX	255
 #define SASL_PASS_MAX	1024
 
-int sasl_b64_decode(const char *s, size_t n, struct buf *out);
 int sasl_plain_split(const char *p, size_t n, char *user, size_t usize,
     char *pass, size_t psize, size_t *passlen_r);
 
