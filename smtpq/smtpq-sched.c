@@ -241,7 +241,10 @@ sched_dest_done(struct dest *d)
 	rr_update(d);
 }
 
-/* dest_get - the destination for a domain, made on first use */
+/*
+ * dest_get - the destination for a domain, made on first use; whether it
+ * is local follows the config in force (a reload may change it)
+ */
 static struct dest *
 dest_get(const char *domain, int local)
 {
@@ -249,8 +252,10 @@ dest_get(const char *domain, int local)
 	struct dest *d;
 
 	for (d = dhash[h]; d != NULL; d = d->hnext)
-		if (strcmp(d->name, domain) == 0)
+		if (strcmp(d->name, domain) == 0) {
+			d->local = local;
 			return d;
+		}
 	d = alloc_calloc(1, sizeof(*d));
 	d->name = alloc_strdup(domain);
 	d->local = local;

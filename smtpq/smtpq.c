@@ -21,7 +21,8 @@
  *	(smtpq-notice.c). new/ and delete/ are also scanned every minute.
  *
  *	SIGTERM (or SIGINT): no new job starts; jobs still running after 3
- *	seconds are killed and stay pending; exit 0. SIGHUP reopens the log.
+ *	seconds are killed and stay pending; exit 0. SIGHUP rereads the
+ *	config (see reload()) and reopens the log.
  *
  * DIAGNOSTICS
  *	Exit 0 after SIGTERM. Exit 100 when the config is invalid or a queue
@@ -518,6 +519,52 @@ stop(void)
 	exit(0);
 }
 
+/*
+ * reload - SIGHUP: the config again, and the log
+ *
+ * A config that does not load is logged and the running one kept. The
+ * queue settings (retries, lifetime, concurrency, timeouts), the local
+ * domains and the log target follow the new file at once; jobs already
+ * running finish as they started. state_dir cannot move under a running
+ * smtpq (the queue and its lock live there): that needs a restart.
+ */
+static void
+reload(void)
+{
+	struct config fresh;
+	struct buf err = BUF_INIT(2048);
+	const char *error = NULL;
+	int new_log;
+
+	if (config_load(g.cfg.path, &fresh, &err) < 0) {
+		log_event(LOG_ERR, "status=reload-refused error=\"%s\"",
+		    buf_cstr(&err));
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	if (strcmp(fresh.state_dir, g.cfg.state_dir) != 0) {
+		log_event(LOG_ERR, "status=reload-refused error=\"state_dir "
+		    "changed: restart smtpq to move the queue\"");
+		config_free(&fresh);
+		return;
+	}
+	new_log = strcmp(fresh.log, g.cfg.log) != 0;
+	config_free(&g.cfg);
+	g.cfg = fresh;
+	qconf_from_config(&g.cfg, &g.qc);
+	if (new_log) {
+		log_close();
+		if (log_open("smtpq", g.cfg.log, &error) < 0)
+			(void)log_open("smtpq", "stderr", &error);
+	} else if (log_reopen(&error) < 0)
+		log_event(LOG_ERR, "status=log-reopen-failed error=\"%s\"",
+		    error);
+	log_event(LOG_INFO, "status=reloaded concurrency=%u "
+	    "destination_concurrency=%u", g.qc.concurrency,
+	    g.qc.dest_concurrency);
+}
+
 /* loop - the event loop; returns never */
 static void __attribute__((noreturn))
 loop(void)
@@ -537,12 +584,8 @@ loop(void)
 			;
 		reap();
 		if (got_hup) {
-			const char *error;
-
 			got_hup = 0;
-			if (log_reopen(&error) < 0)
-				log_event(LOG_ERR, "status=log-reopen-failed "
-				    "error=\"%s\"", error);
+			reload();
 		}
 		if (got_term)
 			stop();
