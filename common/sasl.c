@@ -26,24 +26,8 @@
 #include <errno.h>
 
 #include "buf.h"
+#include "decode.h"
 #include "sasl.h"
-
-/* b64val - value of one base64 character, or -1 */
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /* sasl_b64_decode - strict base64 of s[0..n), appended to out */
 int
@@ -68,7 +52,7 @@ sasl_b64_decode(const char *s, size_t n, struct buf *out)
 				pad++;
 				continue;
 			}
-			if (pad > 0 || (v[k] = b64val(c)) < 0) {
+			if (pad > 0 || (v[k] = decode_b64_value(c)) < 0) {
 				errno = EINVAL;
 				return -1;
 			}

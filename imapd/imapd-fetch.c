@@ -16,25 +16,37 @@
  *	that does not exist is the empty string. Messages whose files went
  *	away since the last report are skipped.
  *
- *	BINARY[] (RFC 3516) and MODSEQ are parsed but answered with NO:
- *	they are not offered in CAPABILITY yet.
+ *	BINARY[section]<partial>, BINARY.PEEK and BINARY.SIZE (RFC 3516):
+ *	the part's body decoded from its Content-Transfer-Encoding
+ *	(decode.h); BINARY[] is the whole message as it is. The data is a
+ *	literal8 ("~{n}") only if it holds a NUL octet. BINARY without
+ *	.PEEK sets \Seen like BODY. A part whose encoding is unknown or
+ *	cannot be decoded makes the command end "NO [UNKNOWN-CTE]"; that
+ *	message is left out of the replies (and its \Seen unchanged).
+ *	MODSEQ is parsed but answered with NO: CONDSTORE is not offered.
  *
  * DIAGNOSTICS
  *	A message that cannot be read is logged and left out; the command
- *	ends "NO [UNAVAILABLE]" then.
+ *	ends "NO [UNAVAILABLE]" then. A BINARY section that cannot be
+ *	decoded ends it "NO [UNKNOWN-CTE]" (that takes precedence).
  *
  * SECURITY
  *	Output sizes are the message's; nothing is interpreted but MIME
- *	structure (mime.h, bounded).
+ *	structure (mime.h, bounded) and transfer encodings (decode.h, whose
+ *	output is never larger than its input).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "decode.h"
 #include "imapd.h"
 #include "log.h"
 #include "mime.h"
+#include "str.h"
+
+#define CTE_NAME_MAX	64	/* longer Content-Transfer-Encodings: unknown */
 
 /* write_date - INTERNALDATE "dd-Mon-yyyy hh:mm:ss +0000" */
 static void
@@ -59,6 +71,53 @@ literal(struct imapd *d, struct buf *b, const char *p, size_t n)
 	(void)buf_printf(b, "{%zu}\r\n", n);
 	(void)buf_append(b, p, n);
 	d->sent_octets += n;
+}
+
+/* literal8 - "~{n}\r\n" and the octets if they hold a NUL, else literal() */
+static void
+literal8(struct imapd *d, struct buf *b, const char *p, size_t n)
+{
+	if (n > 0 && memchr(p, '\0', n) != NULL) {
+		(void)buf_printf(b, "~{%zu}\r\n", n);
+		(void)buf_append(b, p, n);
+		d->sent_octets += n;
+	} else
+		literal(d, b, p, n);
+}
+
+/*
+ * binary_section - the octets a BINARY[...] item names, decoded, into dec;
+ * -1 with errno and *error_r if the part's encoding is unknown or its body
+ * cannot be decoded
+ */
+static int
+binary_section(const struct mime_msg *mm, const struct imap_fetch_item *it,
+    struct buf *dec, const char **error_r)
+{
+	const struct mime_part *pt;
+	const char *v;
+	char cte[CTE_NAME_MAX];
+	size_t vl;
+	int part = 0;
+
+	buf_reset(dec);
+	if (it->nparts == 0) {
+		if (mm->len > 0 && buf_append(dec, mm->text, mm->len) < 0) {
+			*error_r = "Message too large";
+			return -1;
+		}
+		return 0;
+	}
+	if (mime_find_part(mm, it->part, it->nparts, &part) < 0)
+		return 0;
+	pt = &mm->v[part];
+	cte[0] = '\0';
+	if (mime_header_find(mm->text + pt->hdr_off, pt->hdr_len,
+	    "Content-Transfer-Encoding", &v, &vl) == 0 &&
+	    str_copy_n(cte, sizeof(cte), v, vl) < 0)
+		(void)str_copy(cte, sizeof(cte), "x-too-long");
+	return decode_cte(cte, mm->text + pt->body_off, pt->body_len, dec,
+	    error_r);
 }
 
 /* section - the octets a BODY[...] item names */
@@ -140,9 +199,11 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 	struct imap_seqset set;
 	struct buf text = BUF_INIT(0), out = BUF_INIT((size_t)-1 / 2);
 	struct buf tmp = BUF_INIT(16 * 1024 * 1024);
-	const char *error;
+	struct buf dec = BUF_INIT((size_t)-1 / 2);
+	const char *error, *cte_error = NULL;
 	size_t i, k;
-	int need_text = 0, need_mime = 0, failed = 0, want_uid = uid;
+	int need_text = 0, need_mime = 0, need_binary = 0, failed = 0;
+	int want_uid = uid;
 
 	if (c->nargs < 2) {
 		imapd_bad(d, "Syntax: FETCH set items");
@@ -170,10 +231,11 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 			break;
 		case IMAP_F_BINARY:
 		case IMAP_F_BINARY_SIZE:
+			need_text = need_mime = need_binary = 1;
+			break;
 		case IMAP_F_MODSEQ:
 			imap_fetch_free(&f);
-			imapd_no(d, "[CANNOT] BINARY and MODSEQ are not "
-			    "supported");
+			imapd_no(d, "[CANNOT] MODSEQ is not supported");
 			return;
 		default:
 			break;
@@ -207,10 +269,28 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 				(void)mime_parse(text.data != NULL ? text.data :
 				    "", text.len, &mm);
 		}
+		/* Every BINARY section must decode before anything changes. */
+		for (k = 0; need_binary && k < f.n; k++) {
+			const struct imap_fetch_item *it = &f.v[k];
+
+			if ((it->kind == IMAP_F_BINARY ||
+			    it->kind == IMAP_F_BINARY_SIZE) &&
+			    binary_section(&mm, it, &dec, &error) < 0) {
+				cte_error = error;
+				break;
+			}
+		}
+		if (need_binary && k < f.n) {
+			imapd_log(d, LOG_INFO, "binary-failed",
+			    " uid=%u error=%s", (unsigned)m->uid, cte_error);
+			mime_free(&mm);
+			continue;
+		}
 		for (k = 0; k < f.n; k++) {
 			const struct imap_fetch_item *it = &f.v[k];
 
-			if ((it->kind == IMAP_F_SECTION && !it->peek) ||
+			if (((it->kind == IMAP_F_SECTION ||
+			    it->kind == IMAP_F_BINARY) && !it->peek) ||
 			    it->kind == IMAP_F_RFC822 ||
 			    it->kind == IMAP_F_RFC822_TEXT)
 				set_seen = 1;
@@ -302,6 +382,31 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 				    IMAP_S_ALL && !it->partial)
 					d->sent_msgs++;
 				break;
+			case IMAP_F_BINARY:
+				(void)imap_fetch_section_name(it, &out);
+				(void)buf_append_char(&out, ' ');
+				if (binary_section(&mm, it, &dec, &error) < 0)
+					buf_reset(&dec);
+				p = dec.data != NULL ? dec.data : "";
+				n = dec.len;
+				if (it->partial) {
+					if (it->p_off >= n)
+						n = 0;
+					else {
+						p += it->p_off;
+						n -= it->p_off;
+						if (n > it->p_len)
+							n = it->p_len;
+					}
+				}
+				literal8(d, &out, p, n);
+				break;
+			case IMAP_F_BINARY_SIZE:
+				(void)imap_fetch_section_name(it, &out);
+				if (binary_section(&mm, it, &dec, &error) < 0)
+					buf_reset(&dec);
+				(void)buf_printf(&out, " %zu", dec.len);
+				break;
 			default:
 				break;
 			}
@@ -322,8 +427,11 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 	buf_free(&text);
 	buf_free(&out);
 	buf_free(&tmp);
+	buf_free(&dec);
 	imapd_updates(d, uid);
-	if (failed)
+	if (cte_error != NULL)
+		imapd_no(d, "[UNKNOWN-CTE] %s", cte_error);
+	else if (failed)
 		imapd_no(d, "[UNAVAILABLE] Some messages could not be read");
 	else
 		imapd_ok(d, "Fetch completed");

@@ -121,7 +121,7 @@ void
 imapd_capability(struct imapd *d, struct buf *out)
 {
 	(void)buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE "
-	    "IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE");
+	    "IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE BINARY");
 	if (d->state == IMAPD_NOTAUTH) {
 		if (!io_is_tls(d->io) && d->tls_ctx != NULL)
 			(void)buf_append_str(out, " STARTTLS");

@@ -9,6 +9,7 @@ EXPUNGE, UID forms, IDLE, NAMESPACE, ID, ENABLE), the SECURITY.md rows
 I1-I9 and U2 as transcripts, and concurrency with deliveries written into
 new/ while two sessions watch.
 """
+import base64
 import imaplib
 import os
 import re
@@ -615,3 +616,138 @@ def test_logs(stack):
                      r" messages=\d+", text)
     assert re.search(r"event=logout .*step=7 .*messages=\d+ octets=\d+",
                      text)
+
+
+BIN_PAYLOAD = bytes(range(256)) * 3
+BIN_MSG = (b"From: Alice <alice@example.org>\r\nTo: bob@truc.test\r\n"
+           b"Subject: binary\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n"
+           b"--XX\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+           b"caf=C3=A9 soft=\r\nbreak =3D done\r\n"
+           b"--XX\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" +
+           b"\r\n".join(base64.encodebytes(BIN_PAYLOAD).splitlines()) +
+           b"\r\n"
+           b"--XX\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+           b"caf\xc3\xa9 8bit\r\n"
+           b"--XX\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: x-uuencode\r\n\r\n"
+           b"begin 644 f\r\n`\r\nend\r\n"
+           b"--XX\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n"
+           b"SGVsbG8=\r\n"
+           b"--XX--\r\n")
+
+
+def raw_literal(r, tag):
+    """Read a tagged command's replies, following {n} and ~{n} literals."""
+    out = b""
+    while True:
+        l = r.line()
+        assert l != b""
+        out += l
+        m_ = re.search(rb"~?\{(\d+)\}\r\n$", l)
+        if m_:
+            n = int(m_.group(1))
+            while len(r.buf) < n:
+                r.buf += r.s.recv(65536)
+            out += r.buf[:n]
+            r.buf = r.buf[n:]
+            continue
+        if l.startswith(tag + b" "):
+            return out
+
+
+def test_binary_capability(stack):
+    m = imaplib.IMAP4("127.0.0.1", stack.port["imap"], timeout=20)
+    assert "BINARY" in m.capabilities
+    m.login(user(), PASS)
+    assert "BINARY" in m.capabilities or \
+        b"BINARY" in m.capability()[1][0]
+    m.logout()
+
+
+def test_binary_fetch(stack):
+    u = user()
+    m = login(stack, u)
+    assert m.append("INBOX", None, None, BIN_MSG)[0] == "OK"
+    m.select("INBOX")
+    # QP part, decoded, PEEK leaves \Seen alone.
+    typ, data = m._simple_command("FETCH", "1", "(BINARY.PEEK[1])")
+    assert typ == "OK"
+    typ, data = m._untagged_response(typ, data, "FETCH")
+    assert data[0][0].endswith(b"BINARY[1] {22}")
+    assert data[0][1] == b"caf\xc3\xa9 softbreak = done"
+    assert m.search(None, "SEEN")[1] == [b""]
+    # 8bit part as it is.
+    typ, data = m.fetch("1", "(BINARY.PEEK[3])")
+    assert data[0][1] == b"caf\xc3\xa9 8bit"
+    # base64 part without NUL octets: an ordinary literal.
+    typ, data = m.fetch("1", "(BINARY.PEEK[5])")
+    assert data[0][1] == b"Hello"
+    # Sizes are decoded sizes.
+    typ, data = m.fetch("1", "(BINARY.SIZE[1] BINARY.SIZE[2] "
+                        "BINARY.SIZE[3] BINARY.SIZE[5])")
+    line = data[0].decode()
+    assert "BINARY.SIZE[1] 22" in line
+    assert "BINARY.SIZE[2] %d" % len(BIN_PAYLOAD) in line
+    assert "BINARY.SIZE[3] 10" in line
+    assert "BINARY.SIZE[5] 5" in line
+    # Partial of the decoded data, by UID too.
+    typ, data = m.uid("FETCH", "1:*", "(BINARY.PEEK[1]<3.5>)")
+    assert typ == "OK"
+    assert data[0][0].endswith(b"BINARY[1]<3> {5}")
+    assert data[0][1] == b"\xc3\xa9 so"
+    typ, data = m.fetch("1", "(BINARY.PEEK[5]<10.5>)")
+    assert data[0][1] == b""
+    assert m.search(None, "SEEN")[1] == [b""]
+    # BINARY without PEEK sets \Seen.
+    typ, data = m.fetch("1", "(BINARY[3])")
+    assert data[0][1] == b"caf\xc3\xa9 8bit"
+    assert "\\Seen" in data[0][0].decode() or \
+        "\\Seen" in data[1].decode()
+    assert m.search(None, "SEEN")[1] == [b"1"]
+    m.logout()
+
+
+def test_binary_literal8_and_unknown_cte(stack):
+    u = user()
+    m = login(stack, u)
+    assert m.append("INBOX", None, None, BIN_MSG)[0] == "OK"
+    m.logout()
+    r = Raw(stack.port["imap"])
+    r.send(b"a LOGIN " + u.encode() + b" " + PASS.encode() + b"\r\n")
+    assert r.until(b"a")[-1].startswith(b"a OK")
+    r.send(b"b SELECT INBOX\r\n")
+    assert r.until(b"b")[-1].startswith(b"b OK")
+    # The base64 attachment holds NUL octets: literal8.
+    r.send(b"c FETCH 1 (BINARY.PEEK[2])\r\n")
+    out = raw_literal(r, b"c")
+    hdr = b"* 1 FETCH (BINARY[2] ~{%d}\r\n" % len(BIN_PAYLOAD)
+    assert out.startswith(hdr)
+    assert out[len(hdr):len(hdr) + len(BIN_PAYLOAD)] == BIN_PAYLOAD
+    assert out.endswith(b"c OK Fetch completed\r\n")
+    # A partial without NUL is an ordinary literal.
+    r.send(b"d FETCH 1 (BINARY.PEEK[2]<65.3>)\r\n")
+    out = raw_literal(r, b"d")
+    assert out.startswith(b"* 1 FETCH (BINARY[2]<65> {3}\r\nABC)")
+    # An unknown Content-Transfer-Encoding, for data and for size.
+    r.send(b"e FETCH 1 (BINARY.PEEK[4])\r\n")
+    out = r.until(b"e")
+    assert out[-1].startswith(b"e NO [UNKNOWN-CTE]")
+    assert not any(l.startswith(b"* 1 FETCH") for l in out)
+    r.send(b"f FETCH 1 (BINARY.SIZE[4])\r\n")
+    assert r.until(b"f")[-1].startswith(b"f NO [UNKNOWN-CTE]")
+    # A failed BINARY does not set \Seen.
+    r.send(b"g FETCH 1 (BINARY[4])\r\n")
+    assert r.until(b"g")[-1].startswith(b"g NO [UNKNOWN-CTE]")
+    r.send(b"h FETCH 1 (FLAGS)\r\n")
+    out = r.until(b"h")
+    assert b"\\Seen" not in out[0]
+    # BINARY takes part numbers only; BINARY.SIZE takes no partial.
+    r.send(b"i FETCH 1 (BINARY[1.TEXT])\r\n")
+    assert r.until(b"i")[-1].startswith(b"i BAD")
+    r.send(b"j LOGOUT\r\n")
+    r.close()
