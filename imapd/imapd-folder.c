@@ -24,7 +24,7 @@
  *	5.1.3) of printable ASCII, at most IMAPD_NAME_MAX octets, without
  *	'/', '\', '%', '*', a leading '~', an empty level (a leading, double
  *	or trailing '.') or a NUL; anything else is "NO [CANNOT]" and never
- *	reaches the file system (SECURITY I6). Folders are opened relative
+ *	reaches the filesystem (SECURITY I6). Folders are opened relative
  *	to the Maildir with O_NOFOLLOW; symbolic links are not folders.
  *
  *	Sent, Drafts, Trash, Junk and Archive carry the RFC 6154 attribute
