@@ -17,6 +17,7 @@
  *	int throttle_success(struct throttle *t, const unsigned char *key,
  *	    time_t now);
  *	unsigned throttle_delay_ms(unsigned failures);
+ *	void throttle_pause_ms(unsigned ms);
  *
  * DESCRIPTION
  *	The policy and the file format are in throttle.h.
@@ -29,7 +30,8 @@
  *	throttle_check() says whether the key is refused now (1) or may try
  *	(0), and how many failures it has. throttle_fail() counts one failure
  *	and gives the new count; throttle_success() forgets the key.
- *	throttle_delay_ms() is the wait after failure number n (0 for 0).
+ *	throttle_delay_ms() is the wait after failure number n (0 for 0);
+ *	throttle_pause_ms() waits that long, resuming after signals.
  *
  *	Each call takes the file lock (flock LOCK_EX), waiting at most
  *	THROTTLE_LOCK_WAIT_MS, reads and writes at most THROTTLE_PROBE
@@ -470,4 +472,15 @@ throttle_delay_ms(unsigned failures)
 	while (--failures > 0 && ms < THROTTLE_DELAY_MAX_MS)
 		ms *= 2;
 	return ms < THROTTLE_DELAY_MAX_MS ? ms : THROTTLE_DELAY_MAX_MS;
+}
+
+/* throttle_pause_ms - wait ms milliseconds, resuming after signals */
+void
+throttle_pause_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000),
+	    (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

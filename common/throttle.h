@@ -66,5 +66,6 @@ int throttle_fail(struct throttle *t, const unsigned char *key, time_t now,
 int throttle_success(struct throttle *t, const unsigned char *key,
     time_t now);
 unsigned throttle_delay_ms(unsigned failures);
+void throttle_pause_ms(unsigned ms);
 
 #endif

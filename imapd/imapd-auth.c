@@ -80,17 +80,6 @@ imapd_login_allowed(const struct imapd *d)
 	return io_is_tls(d->io) || d->cfg->allow_plaintext_auth;
 }
 
-/* sleep_ms - wait ms milliseconds */
-static void
-sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000),
-	    (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* open_throttle - the shared throttle table, once; NULL if unusable */
 static struct throttle *
 open_throttle(struct imapd *d)
@@ -126,7 +115,7 @@ failed(struct imapd *d, const char *user, const char *method,
 	    n > 0 ? n : d->auth_fails);
 	buf_free(&b);
 	imapd_flush(d);
-	sleep_ms(throttle_delay_ms(n > 0 ? n : d->auth_fails));
+	throttle_pause_ms(throttle_delay_ms(n > 0 ? n : d->auth_fails));
 	imapd_no(d, "[AUTHENTICATIONFAILED] Authentication failed");
 	if (d->auth_fails >= IMAPD_AUTH_FAILS_MAX)
 		die_bye(d, "Too many failed logins", "auth-failures");

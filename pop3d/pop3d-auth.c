@@ -68,17 +68,6 @@ refuse_plaintext(struct pop3d *p)
 	pop3d_reply(p, PLAINTEXT_REFUSED);
 }
 
-/* sleep_ms - wait ms milliseconds, signals notwithstanding */
-static void
-sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000),
-	    (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* open_throttle - the shared throttle table, once; NULL if unusable */
 static struct throttle *
 open_throttle(struct pop3d *p)
@@ -117,7 +106,7 @@ failed(struct pop3d *p, const char *user, const char *method,
 	    n > 0 ? n : p->auth_fails);
 	buf_free(&b);
 	pop3d_flush(p);
-	sleep_ms(throttle_delay_ms(n > 0 ? n : p->auth_fails));
+	throttle_pause_ms(throttle_delay_ms(n > 0 ? n : p->auth_fails));
 	pop3d_reply(p, "-ERR [AUTH] Authentication failed");
 	if (p->auth_fails >= POP3D_AUTH_FAILS_MAX) {
 		pop3d_flush(p);

@@ -48,6 +48,7 @@
 #include "config.h"
 #include "io.h"
 #include "str.h"
+#include "throttle.h"
 
 #include "smtpd.h"
 
@@ -87,7 +88,6 @@ mech_is(const char *m, size_t n, const char *name)
 static void
 failed(struct session *s, const char *user)
 {
-	struct timespec ts;
 	unsigned ms = s->opt->auth_delay_ms, i, tms;
 
 	if (s->auth_failures < UINT32_MAX)
@@ -99,10 +99,7 @@ failed(struct session *s, const char *user)
 		ms = tms;
 	session_log(s, LOG_NOTICE, "auth", "user", user, "status", "fail",
 	    (const char *)NULL);
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	throttle_pause_ms(ms);
 	session_reply(s, 535, "5.7.8",
 	    "Error: authentication credentials invalid");
 	if (s->auth_failures >= s->opt->max_auth_fail)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "throttle.h"
@@ -168,5 +169,23 @@ main(void)
 	TEST_END();
 
 	(void)rmdir(dir);
+	TEST_BEGIN("throttle: a failure's pause lasts as long as asked");
+	{
+		struct timespec t0, t1;
+		long long ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		throttle_pause_ms(150);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		TEST_ASSERT(ms >= 149 && ms < 5000);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		throttle_pause_ms(0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		TEST_ASSERT(t1.tv_sec - t0.tv_sec < 2);
+	}
+	TEST_END();
+
 	return test_summary("test-throttle");
 }
