@@ -1023,9 +1023,9 @@ index_close(struct imapd_box *b)
 	b->md.fd = -1;
 }
 
-/* info_string - ":2," letters for flags and keywords, others kept */
-static void
-info_string(const char *old, uint8_t flags, uint32_t kw, char *out,
+/* imapd_info_letters - ":2," letters for flags and keywords, others kept */
+void
+imapd_info_letters(const char *old, uint8_t flags, uint32_t kw, char *out,
     size_t size)
 {
 	char letters[64];
@@ -1076,7 +1076,7 @@ rename_flags(struct imapd_box *b, struct imapd_msg *m, uint8_t flags,
 	struct buf nn = BUF_INIT(MAILDIR_NAME_MAX + 70);
 	int r;
 
-	info_string(old, flags, kw, info, sizeof(info));
+	imapd_info_letters(old, flags, kw, info, sizeof(info));
 	if (buf_append(&nn, old, blen) < 0 ||
 	    buf_printf(&nn, ":2,%s", info) < 0) {
 		buf_free(&nn);

@@ -500,23 +500,10 @@ write_message(struct imapd_box *b, const char *text, size_t len,
 {
 	struct maildir_msg *m = alloc_malloc(sizeof(*m));
 	char letters[64];
-	size_t i, s = 0, n = 0;
+	size_t i, s = 0;
 	int r;
 
-	if (flags & IMAP_FL_DRAFT)
-		letters[n++] = 'D';
-	if (flags & IMAP_FL_FLAGGED)
-		letters[n++] = 'F';
-	if (flags & IMAP_FL_ANSWERED)
-		letters[n++] = 'R';
-	if (flags & IMAP_FL_SEEN)
-		letters[n++] = 'S';
-	if (flags & IMAP_FL_DELETED)
-		letters[n++] = 'T';
-	for (i = 0; i < IMAPD_KEYWORDS_MAX; i++)
-		if (kw & (1U << i))
-			letters[n++] = (char)('a' + i);
-	letters[n] = '\0';
+	imapd_info_letters("", flags, kw, letters, sizeof(letters));
 	if (maildir_msg_begin(&b->md, m, error_r) < 0) {
 		free(m);
 		return -1;

@@ -174,6 +174,8 @@ int imapd_login_allowed(const struct imapd *d);
 #define IMAPD_OPEN_RECENT	0x02	/* claim \Recent (read-write SELECT) */
 int index_open(int fd, struct imapd_box *b, int flags, const char **error_r);
 int index_sync(struct imapd_box *b, int force, const char **error_r);
+void imapd_info_letters(const char *old, uint8_t flags, uint32_t kw, char *out,
+    size_t size);
 void index_close(struct imapd_box *b);
 const char *index_name(const struct imapd_box *b, const struct imapd_msg *m);
 int index_lock(struct imapd_box *b);
