@@ -47,6 +47,9 @@
  *	    size	bytes: digits with an optional suffix k, M or G
  *			(1024-based, either case), 1 to CONFIG_SIZE_MAX
  *	    bool	yes/no, true/false, on/off, 1/0 (any case)
+ *	    username	a system user name: 1-32 of a-z, 0-9, '_', '-',
+ *			not starting with '-' (whether it exists is for
+ *			maild to check, only when it runs as root)
  *
  *	An empty value ("relayhost =") leaves an optional key unset (or its
  *	list empty); a required key or a key with a default refuses it.
@@ -121,6 +124,7 @@
 
 enum ctype {
 	T_STRING,		/* any text (no key uses it yet) */
+	T_USERNAME,		/* a system user name */
 	T_HOSTNAME,
 	T_DOMAINS,
 	T_PATH,
@@ -214,6 +218,13 @@ static const struct key keys[] = {
 	KEY(remote_block_timeout, T_DURATION, F_NONZERO, "3m"),
 	KEY(remote_dot_timeout, T_DURATION, F_NONZERO, "10m"),
 	KEY(dns_timeout, T_DURATION, F_NONZERO, "5s"),
+	KEY(privilege_separation, T_BOOL, 0, "yes"),
+	KEY(user_smtpd, T_USERNAME, 0, "mailsmtpd"),
+	KEY(user_queue, T_USERNAME, 0, "mailqueue"),
+	KEY(user_remote, T_USERNAME, 0, "mailremote"),
+	KEY(user_auth, T_USERNAME, 0, "mailauth"),
+	KEY(user_login, T_USERNAME, 0, "maillogin"),
+	KEY(user_mail, T_USERNAME, 0, "vmail"),
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -734,6 +745,22 @@ parse_bool(const char *s, int *v_r, struct buf *w)
 	return 0;
 }
 
+/* valid_username - 1-32 of [a-z0-9_-], not starting with '-' */
+static int
+valid_username(const char *s)
+{
+	size_t n;
+
+	if (s[0] == '-')
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= 32 || !((s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '_' ||
+		    s[n] == '-'))
+			return 0;
+	return n > 0;
+}
+
 /* parse_value - read value into the field of key k */
 static int
 parse_value(struct loader *ld, const struct key *k, char *value,
@@ -743,6 +770,12 @@ parse_value(struct loader *ld, const struct key *k, char *value,
 
 	switch (k->type) {
 	case T_STRING:
+		*(char **)f = alloc_strdup(value);
+		return 0;
+	case T_USERNAME:
+		if (!valid_username(value))
+			return why(w, "bad user name '%s' (1-32 of a-z 0-9 _ -,"
+			    " not starting with '-')", value);
 		*(char **)f = alloc_strdup(value);
 		return 0;
 	case T_HOSTNAME:
@@ -795,6 +828,7 @@ free_value(struct config *cfg, const struct key *k)
 
 	switch (k->type) {
 	case T_STRING:
+	case T_USERNAME:
 	case T_HOSTNAME:
 	case T_PATH:
 	case T_LOG:

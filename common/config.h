@@ -140,6 +140,15 @@ struct config {
 	uint64_t remote_block_timeout;		/* each data write (3m) */
 	uint64_t remote_dot_timeout;		/* the final "." (10m) */
 	uint64_t dns_timeout;			/* one query attempt (5s) */
+
+	/* privilege separation: used only when maild runs as root */
+	int privilege_separation;	/* yes (default): services as users */
+	char *user_smtpd;		/* smtpd (mailsmtpd) */
+	char *user_queue;		/* smtpq, inject; owns the queue */
+	char *user_remote;		/* remote (mailremote) */
+	char *user_auth;		/* authd; owns the password hashes */
+	char *user_login;		/* pop3d/imapd before login */
+	char *user_mail;		/* owns the Maildirs (vmail) */
 };
 
 int config_load(const char *path, struct config *cfg, struct buf *err);
