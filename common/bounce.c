@@ -4,7 +4,7 @@
  *
  * SYNOPSIS
  *	int bounce_build(const struct bounce *b, struct buf *out,
- *	    int *eight_bit_r);
+ *	    int *flags_r);
  *	size_t bounce_header_end(const char *msg, size_t len);
  *	void bounce_status(const char *text, enum bounce_kind kind,
  *	    char status[BOUNCE_STATUS_MAX + 1], const char **rest_r);
@@ -15,22 +15,43 @@
  *
  *	    From: Mail Delivery System <MAILER-DAEMON@HOSTNAME>
  *	    To: <TO>
- *	    Subject: Undelivered Mail Returned to Sender   (or delay/success)
+ *	    Subject: Undelivered Mail Returned to Sender
+ *	             (or delay, success, relayed)
  *	    Date, Message-ID, Auto-Submitted: auto-replied, MIME-Version
  *	    Content-Type: multipart/report; report-type=delivery-status
  *	      1. text/plain: what happened, one line per recipient
  *	      2. message/delivery-status: a per-message block
  *	         (Reporting-MTA, X-Mailstack-Queue-ID, Original-Envelope-Id,
  *	         Arrival-Date) and one block per recipient (Final-Recipient,
- *	         Original-Recipient, Action, Status, Diagnostic-Code,
- *	         Last-Attempt-Date, Will-Retry-Until)
+ *	         Original-Recipient, Action, Status, Remote-MTA,
+ *	         Diagnostic-Code, Last-Attempt-Date, Will-Retry-Until)
  *	      3. message/rfc822 with the original, or text/rfc822-headers
  *	         with its header when b->headers_only
  *
+ *	Action is failed, delayed, delivered or relayed (RFC 3464 2.3.3;
+ *	relayed: the next hop took the message but not the DSN request,
+ *	RFC 3461 5.2.2). A result text in remote(8)'s form for a server's
+ *	reply, "X.Y.Z host NAME[IP] said: NNN text (in reply to STAGE)",
+ *	gives "Remote-MTA: dns; NAME" and "Diagnostic-Code: smtp; NNN
+ *	text" (the reply as the server gave it, RFC 3464 2.3.6); any other
+ *	text is one of our own and gives "Diagnostic-Code: X-Mailstack;
+ *	text".
+ *
+ *	Internationalized form (RFC 6533), taken when b->smtputf8, when
+ *	b->to, a recipient or an ORCPT address is not ASCII, or when the
+ *	returned header holds UTF-8: part 2 is
+ *	message/global-delivery-status, part 3 message/global (the whole
+ *	message) or message/global-headers, both 8bit, a non-ASCII address
+ *	is written with the "utf-8" address type ("Final-Recipient: utf-8;
+ *	ADDR"), and the text part is charset utf-8. Otherwise the notice is
+ *	exactly RFC 3464's.
+ *
  *	The MIME boundary is chosen so that it occurs nowhere in the
- *	original. *eight_bit_r says whether the notice holds octets above
- *	0x7f (then it must travel as 8BITMIME). Lines end in LF, like every
- *	message in the queue.
+ *	original. *flags_r gets BOUNCE_8BIT when the notice holds octets
+ *	above 0x7f (then it must travel as 8BITMIME) and BOUNCE_UTF8 when
+ *	it took the internationalized form (then it is sent as SMTPUTF8
+ *	mail: its To: may hold a UTF-8 address). Lines end in LF, like
+ *	every message in the queue.
  *
  *	bounce_header_end() is the length of the header section of msg,
  *	the empty line that ends it included (len when there is none).
@@ -53,10 +74,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "bounce.h"
 #include "buf.h"
+#include "utf8.h"
 
 /* bounce_date - RFC 5322 date-time of t in UTC */
 int
@@ -210,6 +233,14 @@ text_part(const struct bounce *b, struct buf *out)
 		    "Your message was successfully delivered to the "
 		    "recipients below.\n\n");
 		break;
+	case BOUNCE_RELAYED:
+		r |= buf_append_str(out,
+		    "Your message was relayed to the recipients below. The "
+		    "next mail server does\nnot support delivery status "
+		    "notifications (DSN): you asked to be told of\nthe "
+		    "delivery, but this is the last notice you will get "
+		    "about it.\n\n");
+		break;
 	}
 	for (i = 0; i < b->n_rcpts; i++)
 		r |= buf_printf(out, "<%s>: %s\n", b->rcpts[i].addr,
@@ -218,17 +249,104 @@ text_part(const struct bounce *b, struct buf *out)
 	return r != 0 ? -1 : 0;
 }
 
-/* orcpt_value - "type;addr" as "type; addr" (already has a type) */
+/* addr_type - "utf-8" for a non-ASCII address (RFC 6533), else "rfc822" */
+static const char *
+addr_type(const char *addr)
+{
+	return has_8bit(addr, strlen(addr)) ? "utf-8" : "rfc822";
+}
+
+/*
+ * orcpt_value - "type;addr" as "type; addr"; an rfc822 address that is
+ * not ASCII (an SMTPUTF8 client's ORCPT) is given the utf-8 type
+ */
 static int
 orcpt_value(struct buf *out, const char *orcpt)
 {
 	const char *semi = strchr(orcpt, ';');
+	size_t tlen;
 
 	if (semi == NULL)
-		return buf_printf(out, "rfc822; %s", orcpt);
-	if (buf_append(out, orcpt, (size_t)(semi - orcpt)) < 0)
+		return buf_printf(out, "%s; %s", addr_type(orcpt), orcpt);
+	tlen = (size_t)(semi - orcpt);
+	if (tlen == 6 && strncasecmp(orcpt, "rfc822", 6) == 0)
+		return buf_printf(out, "%s; %s", addr_type(semi + 1), semi + 1);
+	if (buf_append(out, orcpt, tlen) < 0)
 		return -1;
 	return buf_printf(out, "; %s", semi + 1);
+}
+
+/* ends_with - 1 if s[0..n) ends with suffix */
+static int
+ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/*
+ * remote_reply - split remote(8)'s "host NAME[IP] said: NNN text (in
+ * reply to STAGE)" (rest: the result text after its status code) into
+ * NAME and "NNN text"; 0, or -1 when rest is not a server's reply
+ */
+static int
+remote_reply(const char *rest, const char **host_r, size_t *host_len_r,
+    const char **reply_r, size_t *reply_len_r)
+{
+	const char *said, *h, *br, *p, *last = NULL;
+	size_t n;
+
+	if (strncmp(rest, "host ", 5) != 0)
+		return -1;
+	h = rest + 5;
+	said = strstr(h, " said: ");
+	if (said == NULL || said == h)
+		return -1;
+	br = memchr(h, '[', (size_t)(said - h));
+	*host_r = h;
+	*host_len_r = (size_t)((br != NULL ? br : said) - h);
+	if (*host_len_r == 0 || memchr(h, ' ', (size_t)(said - h)) != NULL)
+		return -1;
+	said += 7;
+	if (said[0] < '2' || said[0] > '5' || said[1] < '0' ||
+	    said[1] > '9' || said[2] < '0' || said[2] > '9' ||
+	    (said[3] != ' ' && said[3] != '\0'))
+		return -1;
+	n = strlen(said);
+	/* Drop the stage remote added (or what a cut text kept of it). */
+	if (ends_with(said, n, " (as its greeting)"))
+		n -= strlen(" (as its greeting)");
+	else {
+		for (p = said; (p = strstr(p, " (in reply to ")) != NULL; p++)
+			last = p;
+		if (last != NULL && strchr(last + 2, '(') == NULL)
+			n = (size_t)(last - said);
+	}
+	*reply_r = said;
+	*reply_len_r = n;
+	return 0;
+}
+
+/* diagnostic - Remote-MTA and Diagnostic-Code for a result's text */
+static int
+diagnostic(struct buf *out, const char *rest)
+{
+	const char *host, *reply;
+	size_t host_len, reply_len;
+	int r = 0;
+
+	if (rest[0] == '\0')
+		return 0;
+	if (remote_reply(rest, &host, &host_len, &reply, &reply_len) == 0) {
+		r |= buf_append_str(out, "Remote-MTA: dns; ");
+		r |= buf_append(out, host, host_len);
+		r |= buf_append_str(out, "\nDiagnostic-Code: smtp; ");
+		r |= buf_append(out, reply, reply_len);
+		r |= buf_append_char(out, '\n');
+		return r != 0 ? -1 : 0;
+	}
+	return buf_printf(out, "Diagnostic-Code: X-Mailstack; %s\n", rest);
 }
 
 /* status_part - the message/delivery-status body */
@@ -236,7 +354,7 @@ static int
 status_part(const struct bounce *b, struct buf *out)
 {
 	static const char *const actions[] = { "failed", "delayed",
-	    "delivered" };
+	    "delivered", "relayed" };
 	char date[64];
 	size_t i;
 	int r = 0;
@@ -254,8 +372,8 @@ status_part(const struct bounce *b, struct buf *out)
 
 		bounce_status(rc->text, b->kind, status, &rest);
 		/* A failure after temporary errors keeps its 4.x.x code. */
-		r |= buf_printf(out, "\nFinal-Recipient: rfc822; %s\n",
-		    rc->addr);
+		r |= buf_printf(out, "\nFinal-Recipient: %s; %s\n",
+		    addr_type(rc->addr), rc->addr);
 		if (rc->orcpt != NULL) {
 			r |= buf_append_str(out, "Original-Recipient: ");
 			r |= orcpt_value(out, rc->orcpt);
@@ -263,9 +381,7 @@ status_part(const struct bounce *b, struct buf *out)
 		}
 		r |= buf_printf(out, "Action: %s\nStatus: %s\n",
 		    actions[b->kind], status);
-		if (rest[0] != '\0')
-			r |= buf_printf(out, "Diagnostic-Code: X-Mailstack; "
-			    "%s\n", rest);
+		r |= diagnostic(out, rest);
 		if (rc->last_try > 0 &&
 		    bounce_date(rc->last_try, date, sizeof(date)) == 0)
 			r |= buf_printf(out, "Last-Attempt-Date: %s\n", date);
@@ -276,24 +392,45 @@ status_part(const struct bounce *b, struct buf *out)
 	return r != 0 ? -1 : 0;
 }
 
+/* wants_global - 1 if the notice takes RFC 6533's form (see above) */
+static int
+wants_global(const struct bounce *b, size_t head_len)
+{
+	size_t i;
+
+	if (b->smtputf8 || has_8bit(b->to, strlen(b->to)))
+		return 1;
+	for (i = 0; i < b->n_rcpts; i++)
+		if (has_8bit(b->rcpts[i].addr, strlen(b->rcpts[i].addr)) ||
+		    (b->rcpts[i].orcpt != NULL && has_8bit(b->rcpts[i].orcpt,
+		    strlen(b->rcpts[i].orcpt))))
+			return 1;
+	/* A UTF-8 header (RFC 6532), not just any 8-bit junk. */
+	return head_len > 0 && has_8bit(b->original, head_len) &&
+	    utf8_valid(b->original, head_len);
+}
+
 /* bounce_build - append a complete notice to out */
 int
-bounce_build(const struct bounce *b, struct buf *out, int *eight_bit_r)
+bounce_build(const struct bounce *b, struct buf *out, int *flags_r)
 {
 	static const char *const subjects[] = {
 		"Undelivered Mail Returned to Sender",
 		"Delayed Mail (still being retried)",
 		"Successful Mail Delivery Report",
+		"Relayed Mail Report (no further notice will come)",
 	};
+	static const char *const tags[] = { "bounce", "delay", "success",
+	    "relayed" };
 	struct buf boundary = BUF_INIT(256);
 	size_t i, start = out->len, orig_len;
 	char date[64];
 	unsigned n;
-	int r = 0, eight, utf8;
+	int r = 0, eight, global;
 
 	if (b->hostname == NULL || b->qid == NULL || b->to == NULL ||
 	    b->sender == NULL || b->n_rcpts == 0 ||
-	    (unsigned)b->kind > BOUNCE_SUCCESS ||
+	    (unsigned)b->kind > BOUNCE_RELAYED ||
 	    (b->original == NULL && b->original_len > 0)) {
 		errno = EINVAL;
 		return -1;
@@ -310,13 +447,12 @@ bounce_build(const struct bounce *b, struct buf *out, int *eight_bit_r)
 		    buf_cstr(&boundary)))
 			break;
 	}
-	utf8 = has_8bit(b->to, strlen(b->to));
+	global = wants_global(b,
+	    bounce_header_end(b->original, b->original_len));
+	eight = global || has_8bit(b->original, orig_len);
 	for (i = 0; i < b->n_rcpts; i++)
-		if (has_8bit(b->rcpts[i].addr, strlen(b->rcpts[i].addr)) ||
-		    (b->rcpts[i].orcpt != NULL && has_8bit(b->rcpts[i].orcpt,
-		    strlen(b->rcpts[i].orcpt))))
-			utf8 = 1;
-	eight = utf8 || has_8bit(b->original, orig_len);
+		if (has_8bit(b->rcpts[i].text, strlen(b->rcpts[i].text)))
+			eight = 1;
 	if (bounce_date(b->now, date, sizeof(date)) < 0)
 		goto nobufs;
 	r |= buf_printf(out, "From: Mail Delivery System "
@@ -325,9 +461,7 @@ bounce_build(const struct bounce *b, struct buf *out, int *eight_bit_r)
 	r |= buf_printf(out, "Subject: %s\n", subjects[b->kind]);
 	r |= buf_printf(out, "Date: %s\n", date);
 	r |= buf_printf(out, "Message-ID: <%s.%s.%lld@%s>\n", b->qid,
-	    b->kind == BOUNCE_FAILURE ? "bounce" :
-	    b->kind == BOUNCE_DELAY ? "delay" : "success",
-	    (long long)b->now, b->hostname);
+	    tags[b->kind], (long long)b->now, b->hostname);
 	r |= buf_append_str(out, "Auto-Submitted: auto-replied\n"
 	    "MIME-Version: 1.0\n");
 	r |= buf_printf(out, "Content-Type: multipart/report; "
@@ -339,22 +473,26 @@ bounce_build(const struct bounce *b, struct buf *out, int *eight_bit_r)
 
 	r |= buf_printf(out, "--%s\nContent-Description: Notification\n"
 	    "Content-Type: text/plain; charset=%s\n\n", buf_cstr(&boundary),
-	    utf8 ? "utf-8" : "us-ascii");
+	    global ? "utf-8" : "us-ascii");
 	if (r != 0 || text_part(b, out) < 0)
 		goto nobufs;
 
 	r |= buf_printf(out, "\n--%s\nContent-Description: Delivery report\n"
-	    "Content-Type: message/delivery-status\n\n", buf_cstr(&boundary));
+	    "Content-Type: message/%sdelivery-status\n%s\n",
+	    buf_cstr(&boundary), global ? "global-" : "",
+	    global ? "Content-Transfer-Encoding: 8bit\n" : "");
 	if (r != 0 || status_part(b, out) < 0)
 		goto nobufs;
 
 	r |= buf_printf(out, "\n--%s\n", buf_cstr(&boundary));
 	if (b->headers_only)
-		r |= buf_append_str(out, "Content-Description: Headers of the "
-		    "original message\nContent-Type: text/rfc822-headers\n");
+		r |= buf_printf(out, "Content-Description: Headers of the "
+		    "original message\nContent-Type: %s\n", global ?
+		    "message/global-headers" : "text/rfc822-headers");
 	else
-		r |= buf_append_str(out, "Content-Description: The original "
-		    "message\nContent-Type: message/rfc822\n");
+		r |= buf_printf(out, "Content-Description: The original "
+		    "message\nContent-Type: %s\n", global ? "message/global" :
+		    "message/rfc822");
 	if (eight)
 		r |= buf_append_str(out, "Content-Transfer-Encoding: 8bit\n");
 	r |= buf_append_char(out, '\n');
@@ -366,8 +504,8 @@ bounce_build(const struct bounce *b, struct buf *out, int *eight_bit_r)
 	if (r != 0)
 		goto nobufs;
 	buf_free(&boundary);
-	if (eight_bit_r != NULL)
-		*eight_bit_r = eight;
+	if (flags_r != NULL)
+		*flags_r = (eight ? BOUNCE_8BIT : 0) | (global ? BOUNCE_UTF8 : 0);
 	return 0;
 nobufs:
 	buf_free(&boundary);

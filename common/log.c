@@ -39,10 +39,16 @@
  *	log_kv() appends " key=value" to b, quoting and escaping the value as
  *	log.h describes. The value is bare when it is non-empty and made
  *	only of printable ASCII other than space, '"', '\' and '='; otherwise
- *	it is quoted, '\' and '"' are written \\ and \", and every control
- *	byte, NUL and byte 0x7f or above is written \xNN. The output never
- *	holds CR or LF. log_kv_str() does the same for a C string (NULL is
- *	the empty value).
+ *	it is quoted, '\' and '"' are written \\ and \", a well-formed UTF-8
+ *	character above U+009F is written as itself (so a UTF-8 address or
+ *	reply stays readable), and every other byte that is a control byte,
+ *	NUL, 0x7f or above is written \xNN: invalid or truncated UTF-8, C1
+ *	controls, and the line separators and bidirectional controls
+ *	(U+2028, U+2029, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) that
+ *	could break or disguise a line. The output never holds CR or LF.
+ *	log_kv_str() does the same for a C string (NULL is the empty value).
+ *	A line cut to LOG_LINE_MAX is cut before a UTF-8 sequence it would
+ *	otherwise split.
  *
  * DIAGNOSTICS
  *	log_open, log_reopen: 0, or -1 with errno and a static reason in
@@ -62,6 +68,8 @@
  *	clock through gmtime_r and may call syslog); do not call it from a
  *	signal handler.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -76,6 +84,7 @@
 #include "buf.h"
 #include "log.h"
 #include "str.h"
+#include "utf8.h"
 
 enum target {
 	TARGET_STDERR,
@@ -112,10 +121,21 @@ open_file(const char *path)
 {
 	int fd;
 
+	struct stat st;
+	int fl;
+
 	do
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 		    O_NOCTTY, 0640);
 	while (fd < 0 && errno == EINTR);
+	/*
+	 * A service user may not open the file; maild (root) passes it
+	 * open for appending as descriptor 2 to every child it starts.
+	 */
+	if (fd < 0 && (errno == EACCES || errno == EPERM) &&
+	    fstat(2, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (fl = fcntl(2, F_GETFL)) >= 0 && (fl & O_APPEND))
+		fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	return fd;
 }
 
@@ -234,6 +254,27 @@ write_all(int fd, const char *p, size_t n)
 	return r >= 0 && (size_t)r == n ? 0 : -1;
 }
 
+/* utf8_cut - len, less a UTF-8 sequence the cut left unfinished */
+static size_t
+utf8_cut(const char *line, size_t len)
+{
+	size_t k = len, back = 0, need;
+	unsigned char c;
+
+	while (k > 0 && back < 3 &&
+	    ((unsigned char)line[k - 1] & 0xc0) == 0x80) {
+		k--;
+		back++;
+	}
+	if (k == 0)
+		return len;
+	c = (unsigned char)line[k - 1];
+	need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+	if (need > back)
+		return k - 1;	/* the lead byte goes too */
+	return len;
+}
+
 /* log_eventv - log_event with a va_list */
 void
 log_eventv(int level, const char *fmt, va_list ap)
@@ -304,6 +345,7 @@ log_eventv(int level, const char *fmt, va_list ap)
 		}
 	}
 	if (cut) {
+		len = utf8_cut(line, len);
 		memcpy(line + len, "...", 3);
 		len += 3;
 	}
@@ -345,6 +387,42 @@ valid_key(const char *key)
 	return p != key;
 }
 
+/*
+ * utf8_char - the length (2 to 4) of the well-formed UTF-8 character at
+ * v[0..len) when it may stand in a log line as itself, else 0. Never
+ * passed: C1 controls (U+0080-U+009F), the line and paragraph separators
+ * (U+2028, U+2029) and the bidirectional controls (U+200E, U+200F,
+ * U+202A-U+202E, U+2066-U+2069), which could break or disguise a line.
+ */
+static size_t
+utf8_char(const unsigned char *v, size_t len)
+{
+	size_t n;
+	unsigned cp;
+
+	if (v[0] >= 0xc2 && v[0] <= 0xdf)
+		n = 2;
+	else if (v[0] >= 0xe0 && v[0] <= 0xef)
+		n = 3;
+	else if (v[0] >= 0xf0 && v[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (n > len || !utf8_valid(v, n))
+		return 0;
+	if (n == 2 && v[0] == 0xc2 && v[1] < 0xa0)
+		return 0;		/* C1 controls */
+	if (n == 3) {
+		cp = ((unsigned)(v[0] & 0x0f) << 12) |
+		    ((unsigned)(v[1] & 0x3f) << 6) | (unsigned)(v[2] & 0x3f);
+		if (cp == 0x200e || cp == 0x200f ||
+		    (cp >= 0x2028 && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			return 0;
+	}
+	return n;
+}
+
 /* needs_quotes - 1 if the value cannot be written bare */
 static int
 needs_quotes(const unsigned char *v, size_t len)
@@ -365,7 +443,7 @@ int
 log_kv(struct buf *b, const char *key, const char *value, size_t len)
 {
 	const unsigned char *v = (const unsigned char *)value;
-	size_t old = b->len, i;
+	size_t old = b->len, i, u;
 	int r;
 
 	if (key == NULL || !valid_key(key) || (value == NULL && len > 0)) {
@@ -388,6 +466,10 @@ log_kv(struct buf *b, const char *key, const char *value, size_t len)
 				esc[0] = '\\';
 				esc[1] = (char)v[i];
 				r = buf_append(b, esc, 2);
+			} else if (v[i] >= 0x80 &&
+			    (u = utf8_char(v + i, len - i)) > 0) {
+				r = buf_append(b, v + i, u);
+				i += u - 1;
 			} else if (v[i] < 0x20 || v[i] >= 0x7f) {
 				esc[0] = '\\';
 				esc[1] = 'x';

@@ -18,12 +18,15 @@
  *	    value  = bare / quoted
  *	    bare   = 1*( printable ASCII 0x21-0x7e except  "  \  = )
  *	    quoted = DQUOTE *( 0x20-0x7e except " and \  /  "\\"  /  "\""
- *	             /  "\x" 2HEXDIG ) DQUOTE
+ *	             /  "\x" 2HEXDIG  /  utf8-char ) DQUOTE
+ *	    utf8-char = a well-formed UTF-8 character from U+00A0 up, but
+ *	             U+200E, U+200F, U+2028-U+202E and U+2066-U+2069
  *
  *	A bare value is the bytes themselves; a quoted value is unescaped
- *	(\xNN is the byte NN, lower-case hex). log_kv() writes exactly this,
- *	so a value supplied by a peer (HELO name, address, reply text) can
- *	never end the line or forge a key=value of its own.
+ *	(\xNN is the byte NN, lower-case hex; a utf8-char stands for
+ *	itself, so UTF-8 text is logged as UTF-8). log_kv() writes exactly
+ *	this, so a value supplied by a peer (HELO name, address, reply
+ *	text) can never end the line or forge a key=value of its own.
  *
  *	Events above LOG_INFO in severity carry "level=NAME" as their first
  *	field (emerg, alert, crit, error, warning, notice); LOG_DEBUG events

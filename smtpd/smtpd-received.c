@@ -4,6 +4,7 @@
  *
  * SYNOPSIS
  *	int received_header(const struct received_info *ri, struct buf *out);
+ *	const char *received_protocol(const char *protocol, int smtputf8);
  *	int received_date(time_t when, struct buf *out);
  *	int received_msgid(const char *hostname, struct buf *out);
  *	void received_comment(const char *s, size_t n, struct buf *out);
@@ -28,7 +29,9 @@
  *	after AUTH; the "for" clause only with a single recipient, so a
  *	message to several people does not tell each of them the others.
  *	The protocol is one of RFC 3848's: SMTP, ESMTP, ESMTPS, ESMTPA,
- *	ESMTPSA.
+ *	ESMTPSA; for a message sent with SMTPUTF8 (ri->smtputf8) the
+ *	ESMTP names become RFC 6531 3.7.3's UTF8SMTP, UTF8SMTPS,
+ *	UTF8SMTPA and UTF8SMTPSA (received_protocol).
  *
  *	received_date() appends "Date: " and an RFC 5322 date-time in local
  *	time with its numeric zone, and LF. received_msgid() appends
@@ -103,6 +106,26 @@ date_text(time_t when, char *out, size_t size)
 	return 0;
 }
 
+/* received_protocol - the WITH protocol name, UTF8SMTP* for SMTPUTF8 */
+const char *
+received_protocol(const char *protocol, int smtputf8)
+{
+	static const char *const names[][2] = {
+		{ "ESMTP", "UTF8SMTP" },
+		{ "ESMTPA", "UTF8SMTPA" },
+		{ "ESMTPS", "UTF8SMTPS" },
+		{ "ESMTPSA", "UTF8SMTPSA" },
+	};
+	size_t i;
+
+	if (!smtputf8 || protocol == NULL)
+		return protocol;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(protocol, names[i][0]) == 0)
+			return names[i][1];
+	return protocol;	/* SMTP: SMTPUTF8 needs EHLO, never here */
+}
+
 /* received_header - the Received: field, LF line ends */
 int
 received_header(const struct received_info *ri, struct buf *out)
@@ -131,7 +154,7 @@ received_header(const struct received_info *ri, struct buf *out)
 		}
 	}
 	(void)buf_printf(out, "\n\tby %s (mailstack smtpd) with %s",
-	    ri->hostname, ri->protocol);
+	    ri->hostname, received_protocol(ri->protocol, ri->smtputf8));
 	if (ri->tls != NULL) {
 		(void)buf_append_str(out, " (");
 		received_comment(ri->tls, strlen(ri->tls), out);

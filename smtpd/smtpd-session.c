@@ -643,6 +643,7 @@ message_begin(struct session *s, int mode)
 	ri.tls = s->tls ? s->tls_desc : NULL;
 	ri.auth_user = s->authenticated ? s->auth_user : NULL;
 	ri.rcpt = s->env.n_rcpts == 1 ? s->env.rcpts[0].addr : NULL;
+	ri.smtputf8 = s->mp.smtputf8;
 	ri.when = time(NULL);
 	buf_reset(&s->tmp);
 	if (received_header(&ri, &s->tmp) < 0 ||

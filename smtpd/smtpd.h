@@ -257,10 +257,12 @@ struct received_info {
 	const char *tls;	/* "TLSv1.3 CIPHER" or NULL */
 	const char *auth_user;	/* or NULL */
 	const char *rcpt;	/* the one recipient, or NULL */
+	int smtputf8;		/* MAIL FROM had SMTPUTF8 (RFC 6531) */
 	time_t when;
 };
 
 int received_header(const struct received_info *ri, struct buf *out);
+const char *received_protocol(const char *protocol, int smtputf8);
 int received_date(time_t when, struct buf *out);
 int received_msgid(const char *hostname, struct buf *out);
 void received_comment(const char *s, size_t n, struct buf *out);

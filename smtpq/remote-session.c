@@ -48,10 +48,12 @@
  *
  *	Per recipient: the RCPT reply decides for a refused recipient (4xx
  *	Z, 5xx D: the others go on); for the accepted ones the DATA reply
- *	when it is not 354, else the reply to the final dot (2xx K, 4xx Z,
- *	5xx D). A 5xx to MAIL fails every recipient (D). A connection lost
- *	or a reply not received in time after MAIL was accepted leaves the
- *	recipients without a result Z 4.4.2 (after the final dot: the
+ *	when it is not 354, else the reply to the final dot (2xx K, or R
+ *	for a recipient with NOTIFY or ORCPT when the server does not offer
+ *	DSN, so that its DSN request was not passed on; 4xx Z, 5xx D). A
+ *	5xx to MAIL fails every recipient (D). A connection lost or a reply
+ *	not received in time after MAIL was accepted leaves the recipients
+ *	without a result Z 4.4.2 (after the final dot: the
  *	message may have arrived; the queue tries again, as RFC 5321 6.1
  *	accepts). A 354 with no recipient accepted gets a lone "." (RFC
  *	2920 3.1) and nothing is delivered. Result texts carry the server
@@ -146,7 +148,7 @@ status_of(const struct sess *s, char kind, const char *fallback,
     char st[SMTPREPLY_STATUS_MAX + 1])
 {
 	smtpreply_status(&s->rep, fallback, st);
-	st[0] = kind == 'K' ? '2' : kind == 'D' ? '5' : '4';
+	st[0] = kind == 'K' || kind == 'R' ? '2' : kind == 'D' ? '5' : '4';
 }
 
 /* said - "X.Y.Z host PEER said: CODE text (STAGE)" */
@@ -717,6 +719,28 @@ send_rcpt(struct sess *s, const struct rcpt *r)
 	return rc;
 }
 
+/*
+ * dsn_dropped - K becomes R for each accepted recipient that carried a
+ * DSN request (NOTIFY or ORCPT) to a server that does not offer DSN:
+ * the request ends here (RFC 3461 5.2.2) and smtpq owes the answer
+ */
+static void
+dsn_dropped(struct sess *s)
+{
+	size_t i;
+
+	if (s->caps.flags & SMTPCAP_DSN)
+		return;
+	for (i = 0; i < s->j->n; i++) {
+		struct rcpt *r = &s->j->rcpts[i];
+
+		if (r->kind == 'K' && r->accepted &&
+		    (r->e->notify != ENVELOPE_NOTIFY_DEFAULT ||
+		    r->e->orcpt != NULL))
+			r->kind = 'R';
+	}
+}
+
 /* after_dot - the result of the whole transaction from the final reply */
 static void
 after_dot(struct sess *s)
@@ -733,6 +757,7 @@ after_dot(struct sess *s)
 	switch (smtpreply_class(&s->rep)) {
 	case 2:
 		accepted_reply(s, 'K', NULL, "in reply to end of DATA");
+		dsn_dropped(s);
 		break;
 	case 5:
 		accepted_reply(s, 'D', NULL, "in reply to end of DATA");

@@ -91,7 +91,9 @@ struct route {
 
 struct rcpt {
 	const struct envelope_rcpt *e;
-	char kind;			/* 0 until known, then K, Z or D */
+	char kind;			/* 0 until known, then K, R, Z or D
+					   (R: K, but its NOTIFY/ORCPT was
+					   dropped: no DSN at the next hop) */
 	char text[REMOTE_TEXT_MAX];	/* "X.Y.Z text" */
 	char relay[REMOTE_PEER_MAX];	/* the server that said it, or "" */
 	int accepted;			/* 2xx to RCPT in this session */

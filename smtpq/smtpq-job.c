@@ -29,8 +29,10 @@
  * DIAGNOSTICS
  *	deliver: exit 0 delivered; 67, 65 permanent; anything else, a signal,
  *	a timeout or a program that cannot be started temporary. remote: one
- *	"K|Z|D X.Y.Z text" line per recipient, in order; a recipient without
- *	a valid line is temporary. A result line whose code does not match
+ *	"K|R|Z|D X.Y.Z text" line per recipient, in order (R: accepted by a
+ *	next hop that could not take the recipient's DSN request, so a
+ *	NOTIFY=SUCCESS recipient is owed a "relayed" notice); a recipient
+ *	without a valid line is temporary. A result line whose code does not match
  *	the exit status is replaced by a generic text of the right class.
  *
  * SECURITY
@@ -91,7 +93,15 @@ apply(struct entry *e, size_t i, char kind, const char *text,
 	queue_slot_set_text(s, text);
 	switch (kind) {
 	case 'K':
-		s->state = step == 4 && e->q.env.sender[0] != '\0' &&
+	case 'R':
+		/*
+		 * NOTIFY=SUCCESS is ours to answer for a local delivery
+		 * ("delivered") and for a next hop that did not take the
+		 * DSN request (R: "relayed"); a next hop that took it (K)
+		 * answers it itself.
+		 */
+		s->state = (step == 4 || kind == 'R') &&
+		    e->q.env.sender[0] != '\0' &&
 		    rc->notify != ENVELOPE_NOTIFY_NEVER &&
 		    (rc->notify & ENVELOPE_NOTIFY_SUCCESS) ?
 		    QUEUE_S_SUCCESS : QUEUE_S_DELIVERED;
@@ -119,7 +129,8 @@ apply(struct entry *e, size_t i, char kind, const char *text,
 	if (queue_slot_write(e->fd, i, s) < 0)
 		log_event(LOG_ERR, "qid=%s status=write-failed error=\"%s\"",
 		    e->qid, strerror(errno));
-	smtpq_log_rcpt(e, i, relay, step, status, s->text);
+	/* The log takes the text as reported (UTF-8 stays UTF-8). */
+	smtpq_log_rcpt(e, i, relay, step, status, text);
 }
 
 /* job_result_temp - a temporary result for recipient i (no job ran) */
@@ -477,8 +488,10 @@ results_remote(struct job *j, int status)
 		if (valid && line_at(&j->out, i, &line)) {
 			p = buf_cstr(&line);
 			kind = p[0];
-			cls = kind == 'K' ? '2' : kind == 'D' ? '5' : '4';
-			if ((kind == 'K' || kind == 'Z' || kind == 'D') &&
+			cls = kind == 'K' || kind == 'R' ? '2' :
+			    kind == 'D' ? '5' : '4';
+			if ((kind == 'K' || kind == 'R' || kind == 'Z' ||
+			    kind == 'D') &&
 			    p[1] == ' ' && has_code(p + 2, cls)) {
 				apply(j->e, j->rcpts[i], kind, p + 2, "remote",
 				    3);

@@ -13,7 +13,10 @@
  *	                (NOTIFY=NEVER or without FAILURE: B at once;
  *	                sender <>: a double bounce to the postmaster;
  *	                a failing double bounce: dropped, B)
- *	    S slots  -> success notice to the sender, then K
+ *	    S slots  -> success notice to the sender, then K: "delivered"
+ *	                for local recipients, "relayed" for remote ones
+ *	                (remote reported that the next hop did not take
+ *	                the DSN request, so NOTIFY=SUCCESS ends here)
  *	    P slots with NOTIFY=DELAY past queue_delay_warning, flag '-'
  *	             -> delay notice to the sender, then flag W
  *
@@ -21,6 +24,9 @@
  *	(the sibling program) with the null sender, protocol "local" and
  *	ENVID mailstack.KIND.QID; the slots change only once inject said
  *	"K". A refused notice leaves them as they were, for the next pass.
+ *	It is 8BITMIME when it holds 8-bit octets, and SMTPUTF8 mail when it
+ *	took RFC 6533's internationalized form (the original was SMTPUTF8,
+ *	or an address or the returned header is UTF-8; bounce.c).
  *
  * DIAGNOSTICS
  *	Logged: notice=KIND notice_qid=QID for each notice queued,
@@ -44,10 +50,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "addr.h"
 #include "alloc.h"
 #include "bounce.h"
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "envelope.h"
 #include "log.h"
 #include "progpath.h"
@@ -60,23 +69,6 @@
 #define DOUBLE_PREFIX		"mailstack.double."
 
 extern char **smtpq_child_env;
-
-/* write_all - the whole buffer to a pipe; -1 when the reader is gone */
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
 
 /* run_inject - queue msg for env through inject; 0 and qid_r when "K" */
 static int
@@ -132,10 +124,10 @@ run_inject(const struct buf *msg, const struct envelope *env,
 		goto out;
 	}
 	/* Message first, then the envelope (INJECT.md). */
-	if (write_all(m[1], msg->data, msg->len) == 0) {
+	if (io_fd_write_all(m[1], msg->data, msg->len) == 0) {
 		(void)close(m[1]);
 		m[1] = -1;
-		(void)write_all(en[1], wire.data, wire.len);
+		(void)io_fd_write_all(en[1], wire.data, wire.len);
 	}
 	if (m[1] >= 0)
 		(void)close(m[1]);
@@ -236,16 +228,6 @@ postmaster(struct buf *out)
 		(void)buf_append_str(out, "postmaster");
 }
 
-/* has_8bit - 1 if s holds an octet above 0x7f */
-static int
-has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s & 0x80)
-			return 1;
-	return 0;
-}
-
 /* send_notice - build and queue one notice of kind for slots idx[0..n) */
 static int
 send_notice(struct entry *e, enum bounce_kind kind, const char *to,
@@ -257,7 +239,7 @@ send_notice(struct entry *e, enum bounce_kind kind, const char *to,
 	struct buf envid = BUF_INIT(128), logb = BUF_INIT(LOG_LINE_MAX);
 	struct envelope env;
 	char qid[QUEUE_ID_LEN + 1];
-	int eight = 0, r = -1, headers_only;
+	int flags = 0, r = -1, headers_only;
 	size_t i;
 
 	headers_only = kind != BOUNCE_FAILURE ||
@@ -289,9 +271,10 @@ send_notice(struct entry *e, enum bounce_kind kind, const char *to,
 	b.original = orig.data != NULL ? orig.data : "";
 	b.original_len = orig.len;
 	b.headers_only = headers_only;
+	b.smtputf8 = e->q.env.smtputf8;
 	b.rcpts = rc;
 	b.n_rcpts = n;
-	if (bounce_build(&b, &msg, &eight) < 0) {
+	if (bounce_build(&b, &msg, &flags) < 0) {
 		log_event(LOG_ERR, "qid=%s status=notice-failed error=\"cannot "
 		    "build the notice\"", e->qid);
 		goto out;
@@ -301,8 +284,9 @@ send_notice(struct entry *e, enum bounce_kind kind, const char *to,
 	env.sender = (char *)(uintptr_t)"";
 	env.envid = (char *)(uintptr_t)buf_cstr(&envid);
 	env.protocol = (char *)(uintptr_t)"local";
-	env.body = eight ? (char *)(uintptr_t)"8BITMIME" : NULL;
-	env.smtputf8 = has_8bit(to);
+	env.body = (flags & BOUNCE_8BIT) ? (char *)(uintptr_t)"8BITMIME" :
+	    NULL;
+	env.smtputf8 = (flags & BOUNCE_UTF8) != 0;
 	if (envelope_add_rcpt(&env, to, NULL, 0) == 0)
 		r = run_inject(&msg, &env, qid);
 	free(env.rcpts[0].addr);
@@ -395,19 +379,48 @@ failures(struct entry *e, size_t *idx)
 	return 1;
 }
 
-/* successes - the success notice for S slots */
+/*
+ * is_local - 1 if rcpt is delivered here (smtpq routes it to deliver:
+ * no domain, or one of the config's domains), 0 if it went to remote
+ */
 static int
-successes(struct entry *e, size_t *idx)
+is_local(const char *rcpt)
+{
+	const char *at = strrchr(rcpt, '@');
+	char domain[ADDR_DOMAIN_MAX + 1];
+	size_t n;
+
+	if (at == NULL)
+		return 1;
+	n = strlen(at + 1);
+	if (n > 0 && at[n] == '.')
+		n--;
+	if (n > ADDR_DOMAIN_MAX)
+		n = ADDR_DOMAIN_MAX;
+	memcpy(domain, at + 1, n);
+	domain[n] = '\0';
+	str_lower(domain);
+	return config_is_local_domain(&g.cfg, domain);
+}
+
+/*
+ * successes - the success notices for S slots: "delivered" for local
+ * recipients (local 1), "relayed" for remote ones (local 0)
+ */
+static int
+successes(struct entry *e, size_t *idx, int local)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < e->q.n_rcpts; i++)
-		if (e->q.slots[i].state == QUEUE_S_SUCCESS)
+		if (e->q.slots[i].state == QUEUE_S_SUCCESS &&
+		    is_local(e->q.env.rcpts[i].addr) == local)
 			idx[n++] = i;
 	if (n == 0)
 		return 0;
-	if (e->q.env.sender[0] != '\0' && send_notice(e, BOUNCE_SUCCESS,
-	    e->q.env.sender, idx, n, "success") < 0)
+	if (e->q.env.sender[0] != '\0' && send_notice(e, local ?
+	    BOUNCE_SUCCESS : BOUNCE_RELAYED, e->q.env.sender, idx, n,
+	    local ? "success" : "relayed") < 0)
 		return 0;
 	for (i = 0; i < n; i++)
 		set_state(e, idx[i], QUEUE_S_DELIVERED,
@@ -449,7 +462,8 @@ notice_send_all(struct entry *e)
 	int changed = 0;
 
 	changed |= failures(e, idx);
-	changed |= successes(e, idx);
+	changed |= successes(e, idx, 1);
+	changed |= successes(e, idx, 0);
 	changed |= delays(e, idx);
 	if (changed)
 		sched_sync_if_needed(e);

@@ -175,15 +175,16 @@ main(void)
 
 	TEST_BEGIN("bounce: 8-bit originals say so; bad input refused");
 	{
-		const char *utf = "Subject: \xc3\xa9t\xc3\xa9\n\nbody";
+		const char *latin = "Subject: x\n\n\xe9t\xe9 body";
 
 		buf_reset(&out);
-		b.original = utf;
-		b.original_len = strlen(utf);
+		b.original = latin;
+		b.original_len = strlen(latin);
 		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
-		TEST_ASSERT_INT(eight, 1);
+		TEST_ASSERT_INT(eight, BOUNCE_8BIT);
 		TEST_ASSERT(has(&out, "Content-Type: message/rfc822\n"
 		    "Content-Transfer-Encoding: 8bit\n"));
+		TEST_ASSERT(has(&out, "Content-Type: message/delivery-status\n"));
 		/* An original without a final LF still closes cleanly. */
 		TEST_ASSERT(has(&out, "body\n\n--"));
 		b.to = NULL;
@@ -192,6 +193,149 @@ main(void)
 		b.to = "alice@example.test";
 		b.n_rcpts = 0;
 		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), -1);
+	}
+	TEST_END();
+
+	TEST_BEGIN("bounce: Diagnostic-Code smtp for a server's reply");
+	{
+		struct bounce_rcpt r3[3];
+
+		buf_reset(&out);
+		memset(r3, 0, sizeof(r3));
+		r3[0].addr = "bob@remote.test";
+		r3[0].text = "5.1.1 host mx.remote.test[192.0.2.1] said: 550 "
+		    "5.1.1 <bob@remote.test>: no such user (in reply to RCPT "
+		    "TO)";
+		r3[1].addr = "dan@remote.test";
+		r3[1].text = "5.0.0 host mx2.remote.test[192.0.2.2]:2525 said: "
+		    "554 go away (as its greeting)";
+		r3[2].addr = "eve@remote.test";
+		r3[2].text = "5.6.7 host mx.remote.test[192.0.2.1] does not "
+		    "support SMTPUTF8";
+		b.kind = BOUNCE_FAILURE;
+		b.original = orig;
+		b.original_len = strlen(orig);
+		b.rcpts = r3;
+		b.n_rcpts = 3;
+		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
+		TEST_ASSERT(has(&out, "Action: failed\nStatus: 5.1.1\n"
+		    "Remote-MTA: dns; mx.remote.test\n"
+		    "Diagnostic-Code: smtp; 550 5.1.1 <bob@remote.test>: no "
+		    "such user\n"));
+		TEST_ASSERT(has(&out, "Remote-MTA: dns; mx2.remote.test\n"
+		    "Diagnostic-Code: smtp; 554 go away\n"));
+		/* our own text about a server keeps the X- type */
+		TEST_ASSERT(has(&out, "Diagnostic-Code: X-Mailstack; host "
+		    "mx.remote.test[192.0.2.1] does not support SMTPUTF8\n"));
+		TEST_ASSERT(!has(&out, "X-Mailstack; host mx.remote.test"
+		    "[192.0.2.1] said"));
+		TEST_ASSERT_INT(count(&out, "Remote-MTA: "), 2);
+		b.rcpts = rc;
+		b.n_rcpts = 1;
+	}
+	TEST_END();
+
+	TEST_BEGIN("bounce: relayed notice (RFC 3461 5.2.2)");
+	{
+		struct bounce_rcpt r1;
+
+		buf_reset(&out);
+		memset(&r1, 0, sizeof(r1));
+		r1.addr = "bob@remote.test";
+		r1.orcpt = "rfc822;bob@remote.test";
+		r1.text = "2.0.0 host mx.remote.test[192.0.2.1] said: 250 2.0.0 "
+		    "Ok: queued as 1234 (in reply to end of DATA)";
+		b.kind = BOUNCE_RELAYED;
+		b.headers_only = 1;
+		b.rcpts = &r1;
+		b.n_rcpts = 1;
+		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
+		TEST_ASSERT_INT(eight, 0);
+		TEST_ASSERT(has(&out, "Subject: Relayed Mail Report"));
+		TEST_ASSERT(has(&out, "Final-Recipient: rfc822; "
+		    "bob@remote.test\nOriginal-Recipient: rfc822; "
+		    "bob@remote.test\nAction: relayed\nStatus: 2.0.0\n"
+		    "Remote-MTA: dns; mx.remote.test\n"
+		    "Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 1234\n"));
+		TEST_ASSERT(has(&out, "Content-Type: message/delivery-status\n"));
+		TEST_ASSERT(has(&out, "Content-Type: text/rfc822-headers\n"));
+		TEST_ASSERT(has(&out, "does\nnot support delivery status "
+		    "notifications"));
+		TEST_ASSERT(has(&out, ".relayed.1700000200@mx.example.test>"));
+		b.headers_only = 0;
+		b.rcpts = rc;
+	}
+	TEST_END();
+
+	TEST_BEGIN("bounce: RFC 6533 form for SMTPUTF8 mail");
+	{
+		struct bounce_rcpt ru;
+		const char *uhead = "From: <j\xc3\xb6rg@example.test>\n"
+		    "Subject: gr\xc3\xbc\xc3\x9f\n\nbody\n";
+
+		buf_reset(&out);
+		memset(&ru, 0, sizeof(ru));
+		ru.addr = "\xe7\x94\xa8\xe6\x88\xb7@remote.test";
+		ru.orcpt = "rfc822;\xe7\x94\xa8\xe6\x88\xb7@remote.test";
+		ru.text = "5.1.1 host mx.remote.test[192.0.2.1] said: 550 "
+		    "5.1.1 no such user (in reply to RCPT TO)";
+		b.kind = BOUNCE_FAILURE;
+		b.rcpts = &ru;
+		b.n_rcpts = 1;
+		b.to = "j\xc3\xb6rg@example.test";
+		b.smtputf8 = 1;
+		b.original = uhead;
+		b.original_len = strlen(uhead);
+		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
+		TEST_ASSERT_INT(eight, BOUNCE_8BIT | BOUNCE_UTF8);
+		TEST_ASSERT(has(&out, "To: <j\xc3\xb6rg@example.test>\n"));
+		TEST_ASSERT(has(&out, "Content-Type: text/plain; "
+		    "charset=utf-8\n"));
+		TEST_ASSERT(has(&out, "Content-Type: "
+		    "message/global-delivery-status\n"
+		    "Content-Transfer-Encoding: 8bit\n\n"));
+		TEST_ASSERT(has(&out, "Final-Recipient: utf-8; \xe7\x94\xa8"
+		    "\xe6\x88\xb7@remote.test\nOriginal-Recipient: utf-8; "
+		    "\xe7\x94\xa8\xe6\x88\xb7@remote.test\n"));
+		TEST_ASSERT(has(&out, "Content-Type: message/global\n"
+		    "Content-Transfer-Encoding: 8bit\n\nFrom: <j\xc3\xb6rg"));
+		TEST_ASSERT(!has(&out, "message/delivery-status"));
+		TEST_ASSERT(!has(&out, "message/rfc822"));
+		/* headers only: message/global-headers */
+		buf_reset(&out);
+		b.headers_only = 1;
+		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
+		TEST_ASSERT(has(&out, "Content-Type: message/global-headers\n"));
+		TEST_ASSERT(!has(&out, "text/rfc822-headers"));
+		TEST_ASSERT(!has(&out, "\nbody\n"));
+		/* no SMTPUTF8 flag, ASCII addresses, but a UTF-8 header */
+		buf_reset(&out);
+		b.smtputf8 = 0;
+		b.to = "alice@example.test";
+		b.rcpts = rc;
+		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
+		TEST_ASSERT_INT(eight, BOUNCE_8BIT | BOUNCE_UTF8);
+		TEST_ASSERT(has(&out, "message/global-delivery-status"));
+		TEST_ASSERT(has(&out, "Final-Recipient: rfc822; "
+		    "bob@example.test\n"));
+		/* only the SMTPUTF8 flag: still the RFC 6533 form */
+		buf_reset(&out);
+		b.smtputf8 = 1;
+		b.original = orig;
+		b.original_len = strlen(orig);
+		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
+		TEST_ASSERT_INT(eight, BOUNCE_8BIT | BOUNCE_UTF8);
+		TEST_ASSERT(has(&out, "message/global-headers"));
+		/* nothing UTF-8 at all: plain RFC 3464 */
+		buf_reset(&out);
+		b.smtputf8 = 0;
+		TEST_ASSERT_INT(bounce_build(&b, &out, &eight), 0);
+		TEST_ASSERT_INT(eight, 0);
+		TEST_ASSERT(has(&out, "Content-Type: message/delivery-status\n"
+		    "\n"));
+		TEST_ASSERT(has(&out, "Content-Type: text/rfc822-headers\n"));
+		TEST_ASSERT(!has(&out, "global"));
+		b.headers_only = 0;
 	}
 	TEST_END();
 

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "str.h"
 #include "test.h"
+#include "utf8.h"
 
 static char dir[] = "/tmp/test-log.XXXXXX";
 
@@ -154,9 +155,38 @@ main(void)
 	TEST_ASSERT_STR(kv("helo", "\x1b[31m", 5), " helo=\"\\x1b[31m\"");
 	TEST_ASSERT_STR(kv("helo", "\xff", 1), " helo=\"\\xff\"");
 	TEST_ASSERT_STR(kv("helo", "\x7f", 1), " helo=\"\\x7f\"");
-	TEST_ASSERT_STR(kv("helo", "\xc3\xa9", 2), " helo=\"\\xc3\\xa9\"");
 	TEST_ASSERT_STR(kv("helo", "\t", 1), " helo=\"\\x09\"");
 	TEST_ASSERT_STR(kv("reply", "250 ok", 6), " reply=\"250 ok\"");
+	TEST_END();
+
+	TEST_BEGIN("log_kv: valid UTF-8 is logged as UTF-8, the rest escaped");
+	/* é, a Chinese and an emoji character pass as themselves */
+	TEST_ASSERT_STR(kv("helo", "\xc3\xa9", 2), " helo=\"\xc3\xa9\"");
+	TEST_ASSERT_STR(kv("to", "<\xe7\x94\xa8@ex>", 8),
+	    " to=\"<\xe7\x94\xa8@ex>\"");
+	TEST_ASSERT_STR(kv("t", "a \xf0\x9f\x98\x80", 6),
+	    " t=\"a \xf0\x9f\x98\x80\"");
+	/* a lone lead byte, a lone continuation byte, a truncated sequence */
+	TEST_ASSERT_STR(kv("t", "\xc3x", 2), " t=\"\\xc3x\"");
+	TEST_ASSERT_STR(kv("t", "\xa9", 1), " t=\"\\xa9\"");
+	TEST_ASSERT_STR(kv("t", "\xe7\x94", 2), " t=\"\\xe7\\x94\"");
+	/* overlong, surrogate, above U+10FFFF */
+	TEST_ASSERT_STR(kv("t", "\xc0\xaf", 2), " t=\"\\xc0\\xaf\"");
+	TEST_ASSERT_STR(kv("t", "\xed\xa0\x80", 3),
+	    " t=\"\\xed\\xa0\\x80\"");
+	TEST_ASSERT_STR(kv("t", "\xf4\x90\x80\x80", 4),
+	    " t=\"\\xf4\\x90\\x80\\x80\"");
+	/* C1 control NEL (U+0085), line separator U+2028, bidi U+202E */
+	TEST_ASSERT_STR(kv("t", "\xc2\x85", 2), " t=\"\\xc2\\x85\"");
+	TEST_ASSERT_STR(kv("t", "\xe2\x80\xa8", 3),
+	    " t=\"\\xe2\\x80\\xa8\"");
+	TEST_ASSERT_STR(kv("t", "\xe2\x80\xae", 3),
+	    " t=\"\\xe2\\x80\\xae\"");
+	/* U+00A0 is the first character that passes */
+	TEST_ASSERT_STR(kv("t", "\xc2\xa0", 2), " t=\"\xc2\xa0\"");
+	/* UTF-8 with a newline: the character stays, the newline does not */
+	TEST_ASSERT_STR(kv("t", "\xc3\xa9\n\xc3\xa9", 5),
+	    " t=\"\xc3\xa9\\x0a\xc3\xa9\"");
 	TEST_END();
 
 	TEST_BEGIN("log_kv: a hostile value cannot forge a line or a field");
@@ -283,6 +313,36 @@ main(void)
 	TEST_ASSERT(line.len + 1 <= LOG_LINE_MAX);
 	TEST_ASSERT(line.len > 7 &&
 	    strcmp(line.data + line.len - 7, "\\x0a...") == 0);
+	TEST_END();
+
+	TEST_BEGIN("log: UTF-8 values stay one line, cut on a character");
+	{
+		struct buf f = BUF_INIT(LOG_LINE_MAX);
+		static char wide[3 * 1000 + 1];
+		size_t k;
+
+		(void)log_kv_str(&f, "qid", "Q4");
+		(void)log_kv_str(&f, "text", "5.1.1 <j\xc3\xb6rg@b\xc3\xbc" "cher."
+		    "example>: no such user\r\nqid=FAKE");
+		log_event(LOG_INFO, "%s", buf_cstr(&f));
+		buf_free(&f);
+		/* 1000 three-octet characters: the cut may not split one. */
+		for (k = 0; k < 1000; k++)
+			memcpy(wide + 3 * k, "\xe7\x94\xa8", 3);
+		log_event(LOG_INFO, "msg=%s", wide);
+		TEST_ASSERT_INT(slurp(buf_cstr(&path), &b), 0);
+		TEST_ASSERT_INT(count_lines(&b), 13);
+		TEST_ASSERT(nth_line(buf_cstr(&b), 11, &line) != NULL &&
+		    line_ok(buf_cstr(&line), "smtpd", pid, &rest));
+		TEST_ASSERT_STR(rest, "qid=Q4 text=\"5.1.1 <j\xc3\xb6rg@"
+		    "b\xc3\xbc" "cher.example>: no such user\\x0d\\x0aqid=FAKE\"");
+		TEST_ASSERT(nth_line(buf_cstr(&b), 12, &line) != NULL);
+		TEST_ASSERT(line.len + 1 <= LOG_LINE_MAX);
+		TEST_ASSERT(line.len > 3 &&
+		    strcmp(line.data + line.len - 3, "...") == 0);
+		TEST_ASSERT(utf8_valid(line.data, line.len));
+		TEST_ASSERT(line.len + 1 > LOG_LINE_MAX - 3);
+	}
 	TEST_END();
 
 	TEST_BEGIN("log: several processes append whole lines, never mixed");
