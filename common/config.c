@@ -58,7 +58,8 @@
  *	hostname defaults to gethostname(2), log to syslog,
  *	message_size_limit to 52428800, allow_plaintext_auth to no; a
  *	listener left unset is not opened. tls_cert and tls_key go together;
- *	listen_submissions, listen_pop3s and listen_imaps need them. No two
+ *	listen_submissions, listen_pop3s, listen_imaps and tls_sni need
+ *	them. pop3_idle_timeout is at least 10m (RFC 1939). No two
  *	listeners may share a port on the same address, or on the same port
  *	where one of them is the wildcard (0.0.0.0, or [::]) of the same
  *	family; [::] and 0.0.0.0 may share a port, since maild binds IPv6
@@ -173,6 +174,7 @@ static const struct key keys[] = {
 	KEY(listen_imaps, T_LISTEN, F_EMPTY_OK | F_TLS, NULL),
 	KEY(tls_cert, T_PATH, F_EMPTY_OK, NULL),
 	KEY(tls_key, T_PATH, F_EMPTY_OK, NULL),
+	KEY(tls_sni, T_PATH, F_EMPTY_OK, NULL),
 	KEY(relay_networks, T_CIDRS, F_EMPTY_OK, NULL),
 	KEY(relayhost, T_HOSTPORT, F_EMPTY_OK, NULL),
 	KEY(transport, T_PATH, F_EMPTY_OK, NULL),
@@ -181,6 +183,7 @@ static const struct key keys[] = {
 	KEY(allow_plaintext_auth, T_BOOL, 0, "no"),
 	KEY(max_sessions, T_COUNT, 0, "500"),
 	KEY(max_sessions_per_ip, T_COUNT, 0, "20"),
+	KEY(max_connection_rate, T_COUNT, 0, "600"),
 	KEY(shutdown_grace, T_DURATION, 0, "10s"),
 	KEY(queue_retry_min, T_DURATION, F_NONZERO, "5m"),
 	KEY(queue_retry_max, T_DURATION, F_NONZERO, "4h"),
@@ -207,6 +210,9 @@ static const struct key keys[] = {
 	KEY(imap_login_timeout, T_DURATION, F_NONZERO, "1m"),
 	KEY(imap_command_timeout, T_DURATION, F_NONZERO, "5m"),
 	KEY(imap_literal_max, T_SIZE, 0, "64k"),
+	KEY(pop3_idle_timeout, T_DURATION, F_NONZERO, "10m"),
+	KEY(pop3_tls_timeout, T_DURATION, F_NONZERO, "1m"),
+	KEY(pop3_min_send_rate, T_COUNT, 0, "1024"),
 	KEY(tls_policy, T_PATH, F_EMPTY_OK, NULL),
 	KEY(remote_tls_ca_file, T_PATH, F_EMPTY_OK, NULL),
 	KEY(remote_credentials, T_PATH, F_EMPTY_OK, NULL),
@@ -220,7 +226,7 @@ static const struct key keys[] = {
 	KEY(dns_timeout, T_DURATION, F_NONZERO, "5s"),
 	KEY(privilege_separation, T_BOOL, 0, "yes"),
 	KEY(user_smtpd, T_USERNAME, 0, "mailsmtpd"),
-	KEY(user_queue, T_USERNAME, 0, "mailqueue"),
+	KEY(user_queue, T_USERNAME, 0, "mailq"),
 	KEY(user_remote, T_USERNAME, 0, "mailremote"),
 	KEY(user_auth, T_USERNAME, 0, "mailauth"),
 	KEY(user_login, T_USERNAME, 0, "maillogin"),
@@ -1123,7 +1129,7 @@ check_listeners(struct loader *ld)
 	return 0;
 }
 
-/* check_tls - tls_cert and tls_key together; TLS listeners have them */
+/* check_tls - tls_cert and tls_key together; TLS listeners, tls_sni need them */
 static int
 check_tls(struct loader *ld)
 {
@@ -1137,6 +1143,9 @@ check_tls(struct loader *ld)
 	if (cfg->tls_cert == NULL && cfg->tls_key != NULL)
 		return fail(ld, ld->line[ik], "tls_key is set but tls_cert "
 		    "is not");
+	if (cfg->tls_sni != NULL && cfg->tls_cert == NULL)
+		return fail(ld, ld->line[key_index("tls_sni")], "tls_sni "
+		    "needs tls_cert and tls_key (the default certificate)");
 	for (i = 0; i < N_KEYS; i++) {
 		const struct config_listen *l = field(cfg, &keys[i]);
 
@@ -1197,6 +1206,19 @@ check_imapd(struct loader *ld)
 	return 0;
 }
 
+/* check_pop3d - RFC 1939 3: the autologout timer is at least 10 minutes */
+static int
+check_pop3d(struct loader *ld)
+{
+	int i = key_index("pop3_idle_timeout");
+
+	if (ld->cfg->pop3_idle_timeout < 600)
+		return fail(ld, ld->line[i], "pop3_idle_timeout must be at "
+		    "least 10m (RFC 1939 3), not %llus",
+		    (unsigned long long)ld->cfg->pop3_idle_timeout);
+	return 0;
+}
+
 /* config_load - read the file at path into cfg */
 int
 config_load(const char *path, struct config *cfg, struct buf *err)
@@ -1230,7 +1252,8 @@ config_load(const char *path, struct config *cfg, struct buf *err)
 	}
 	if (apply_defaults(&ld, &w) < 0 || check_tls(&ld) < 0 ||
 	    check_listeners(&ld) < 0 || check_queue(&ld) < 0 ||
-	    check_smtpd(&ld) < 0 || check_imapd(&ld) < 0)
+	    check_smtpd(&ld) < 0 || check_imapd(&ld) < 0 ||
+	    check_pop3d(&ld) < 0)
 		goto bad;
 	buf_free(&data);
 	buf_free(&w);

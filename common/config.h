@@ -87,6 +87,7 @@ struct config {
 
 	char *tls_cert;			/* NULL: not set; both or none */
 	char *tls_key;
+	char *tls_sni;			/* NULL: not set; NAME CERT KEY table */
 	struct cidr_list relay_networks;	/* default: none */
 	struct config_hostport relayhost;
 	char *transport;		/* NULL: not set */
@@ -95,6 +96,7 @@ struct config {
 	int allow_plaintext_auth;	/* 0 (default) or 1 */
 	uint64_t max_sessions;		/* per listener, default 500 */
 	uint64_t max_sessions_per_ip;	/* per listener and client, default 20 */
+	uint64_t max_connection_rate;	/* new ones a minute per client (600) */
 	uint64_t shutdown_grace;	/* seconds sessions get at SIGTERM (10) */
 
 	/* the queue (seconds, counts, bytes; see mailstack.conf(5)) */
@@ -128,6 +130,11 @@ struct config {
 	uint64_t imap_command_timeout;		/* one command (5m) */
 	uint64_t imap_literal_max;		/* not APPEND's (64k) */
 
+	/* pop3d (seconds, octets/s) */
+	uint64_t pop3_idle_timeout;		/* autologout (10m), >= 10m */
+	uint64_t pop3_tls_timeout;		/* a TLS handshake (1m) */
+	uint64_t pop3_min_send_rate;		/* RETR/TOP (1024), 0 none */
+
 	/* remote: TLS, credentials, RFC 5321 4.5.3.2 timeouts (seconds) */
 	char *tls_policy;			/* DOMAIN none|may|encrypt|require */
 	char *remote_tls_ca_file;		/* for "require"; NULL: system's */
@@ -144,7 +151,7 @@ struct config {
 	/* privilege separation: used only when maild runs as root */
 	int privilege_separation;	/* yes (default): services as users */
 	char *user_smtpd;		/* smtpd (mailsmtpd) */
-	char *user_queue;		/* smtpq, inject; owns the queue */
+	char *user_queue;		/* smtpq, inject; owns the queue (mailq) */
 	char *user_remote;		/* remote (mailremote) */
 	char *user_auth;		/* authd; owns the password hashes */
 	char *user_login;		/* pop3d/imapd before login */

@@ -6,7 +6,8 @@
  *	tls_server_ctx_new() and tls_client_ctx_new() build SSL_CTXs with
  *	the stack's one TLS policy (TLS 1.2 and 1.3 only, ECDHE with AEAD
  *	ciphers, no compression, no renegotiation); io_start_tls_server()
- *	and io_start_tls_client() in io.h use them. See tls.c.
+ *	and io_start_tls_client() in io.h use them; tls_server_ctx_sni()
+ *	adds the certificates of a tls_sni table (tlssni.h). See tls.c.
  */
 #ifndef TLS_H
 #define TLS_H
@@ -24,6 +25,8 @@
 
 SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file,
     const char **error_r);
+SSL_CTX *tls_server_ctx_sni(const char *cert_file, const char *key_file,
+    const char *sni_table, const char **error_r);
 SSL_CTX *tls_client_ctx_new(int verify, const char *ca_file,
     const char **error_r);
 void tls_ctx_free(SSL_CTX *ctx);

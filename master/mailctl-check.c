@@ -18,7 +18,12 @@
  *	    catch-all (in a local domain) and its targets;
  *	  - that each table (users, aliases, transport, tls_policy) compiles:
  *	    no duplicate keys, no over-long or broken lines;
+ *	  - that authd's password table STATE_DIR/auth/passwd.cdb exists
+ *	    once users.cdb does, opens as a cdb, and is readable by its
+ *	    owner alone (mode 0600);
  *	  - that tls_cert and tls_key load and belong together;
+ *	  - every line of the tls_sni table, and that each CERT and KEY it
+ *	    names load with OpenSSL and belong together ("TABLE:LINE: ...");
  *	  - that state_dir and mail_dir exist, are folders, and that
  *	    mail_dir does not belong to root (deliver never writes as root).
  *
@@ -49,6 +54,7 @@
 #include "str.h"
 #include "table.h"
 #include "tls.h"
+#include "tlssni.h"
 #include "userdb.h"
 
 #define CHECK_LINE_MAX	TABLE_LINE_MAX
@@ -216,6 +222,74 @@ check_folder(struct check *c, const struct config *cfg, const char *key,
 		    "writes as root; chown it to the mail user", key, path);
 }
 
+/* check_sni - the tls_sni table, and each certificate and key it names */
+static void
+check_sni(struct check *c, const char *path)
+{
+	struct tlssni_table t;
+	struct buf err = BUF_INIT(CHECK_LINE_MAX);
+	const char *why = NULL;
+	size_t i;
+
+	if (tlssni_load(path, &t, &err) < 0) {
+		/* err already says "FILE:LINE: what" */
+		fprintf(stderr, "%s\n", buf_cstr(&err));
+		c->problems++;
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	for (i = 0; i < t.n; i++) {
+		SSL_CTX *ctx = tls_server_ctx_new(t.v[i].cert, t.v[i].key,
+		    &why);
+
+		if (ctx == NULL)
+			problem(c, t.path, t.v[i].line, "%s: %s", t.v[i].name,
+			    why);
+		else
+			tls_ctx_free(ctx);
+	}
+	tlssni_free(&t);
+}
+
+/* check_passwd - authd's password table: present, readable, 0600 */
+static void
+check_passwd(struct check *c, const struct config *cfg)
+{
+	struct buf cdb = BUF_INIT(4096), users = BUF_INIT(4096);
+	struct table *t;
+	struct stat st;
+	const char *why = NULL;
+
+	if (userdb_table_paths(cfg, USERDB_PASSWD, NULL, &cdb) < 0 ||
+	    userdb_table_paths(cfg, USERDB_USERS, NULL, &users) < 0)
+		goto out;
+	if (lstat(buf_cstr(&cdb), &st) < 0) {
+		if (errno == ENOENT && stat(buf_cstr(&users), &st) == 0)
+			problem(c, buf_cstr(&cdb), 0, "missing, so authd cannot "
+			    "check passwords: compile it with mailctl user "
+			    "passwd, or start maild as root");
+		else if (errno != ENOENT)
+			problem(c, buf_cstr(&cdb), 0, "%s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		problem(c, buf_cstr(&cdb), 0, "not a regular file");
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0)
+		problem(c, buf_cstr(&cdb), 0, "password hashes readable by "
+		    "others (mode %04o, want 0600)", (unsigned)(st.st_mode &
+		    07777));
+	if ((t = table_open(buf_cstr(&cdb), &why)) == NULL)
+		problem(c, buf_cstr(&cdb), 0, "unreadable: %s (%s)", why,
+		    strerror(errno));
+	table_close(t);
+out:
+	buf_free(&cdb);
+	buf_free(&users);
+}
+
 /* mailctl_check - everything the config names, checked */
 int
 mailctl_check(const struct config *cfg, int argc, char **argv)
@@ -238,6 +312,7 @@ mailctl_check(const struct config *cfg, int argc, char **argv)
 	if (cfg->users != NULL) {
 		check_compiles(&c, "users", cfg->users, 1);
 		check_entries(&c, cfg, cfg->users, check_user_line);
+		check_passwd(&c, cfg);
 	}
 	if (cfg->aliases != NULL) {
 		check_compiles(&c, "aliases", cfg->aliases, 1);
@@ -254,6 +329,8 @@ mailctl_check(const struct config *cfg, int argc, char **argv)
 		else
 			tls_ctx_free(ctx);
 	}
+	if (cfg->tls_sni != NULL)
+		check_sni(&c, cfg->tls_sni);
 	check_folder(&c, cfg, "state_dir", cfg->state_dir, 0);
 	check_folder(&c, cfg, "mail_dir", cfg->mail_dir, 1);
 	(void)rmdir(c.tmpdir);

@@ -32,10 +32,13 @@
  *	reported with *toolong_r; one of more than POP3D_DISCARD_MAX octets
  *	ends the session at once (SECURITY P2).
  *
- *	Limits: every command line must arrive within POP3D_IDLE_SECS (the
- *	RFC 1939 autologout timer, also a per-command deadline against a
- *	client sending one byte at a time); a message must be taken at
- *	POP3D_MIN_RATE octets a second or better; POP3D_BAD_PREAUTH_MAX bad
+ *	Limits: every command line must arrive within pop3_idle_timeout
+ *	(the RFC 1939 autologout timer, also a per-command deadline against
+ *	a client sending one byte at a time); a TLS handshake (STLS) must
+ *	end within pop3_tls_timeout; a message (RETR, TOP) must be taken at
+ *	pop3_min_send_rate octets a second or better, after a grace of one
+ *	pop3_idle_timeout, or the session ends as a timeout (no "-ERR" can
+ *	follow a part of a message); POP3D_BAD_PREAUTH_MAX bad
  *	commands before login (POP3D_BAD_MAX after) end the session: an
  *	unknown command, a syntax error, a line too long, a command not
  *	allowed in the state. Looking up a message that does not exist is
@@ -195,10 +198,11 @@ cmd_stls(struct pop3d *p)
 		pop3d_log_user(p, LOG_WARNING, "stls-pipelined",
 		    " discarded=%zu", pending);
 	pop3d_reply(p, "+OK Begin TLS negotiation");
-	io_set_timeout(p->io, POP3D_TLS_SECS * 1000);
+	io_set_timeout(p->io, p->tls_ms);
+	io_set_deadline(p->io, p->tls_ms);
 	if (io_start_tls_server(p->io, p->tls_ctx, &error) < 0)
 		die_io(p, "tls-handshake");
-	io_set_timeout(p->io, POP3D_IDLE_SECS * 1000);
+	io_set_timeout(p->io, p->idle_ms);
 	/* A new start: nothing said before TLS counts (RFC 2595 4). */
 	p->have_user = 0;
 	explicit_bzero(p->user, sizeof(p->user));
@@ -268,13 +272,20 @@ cmd_list(struct pop3d *p, const struct pop3d_cmd *c, int uidl)
 	pop3d_reply(p, ".");
 }
 
-/* send_deadline - ms a client may take for size octets */
+/*
+ * send_deadline - ms a client may take for size octets: the idle time
+ * plus size at pop3_min_send_rate; -1 (no deadline, only the idle
+ * timeout on each write) when the rate is 0
+ */
 static int
-send_deadline(uint64_t size)
+send_deadline(const struct pop3d *p, uint64_t size)
 {
-	uint64_t ms = (uint64_t)POP3D_IDLE_SECS * 1000 +
-	    size / POP3D_MIN_RATE * 1000;
+	uint64_t ms;
 
+	if (p->min_rate == 0)
+		return -1;
+	ms = (uint64_t)p->idle_ms + size / p->min_rate * 1000 +
+	    size % p->min_rate * 1000 / p->min_rate;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
@@ -313,7 +324,7 @@ cmd_retr(struct pop3d *p, const struct pop3d_cmd *c, int top)
 	else
 		pop3d_reply(p, "+OK %llu octets",
 		    (unsigned long long)m->vsize);
-	io_set_deadline(p->io, send_deadline(m->vsize));
+	io_set_deadline(p->io, send_deadline(p, m->vsize));
 	pop3d_out_init(&o, top, top ? c->num[1] : 0);
 	chunk = alloc_malloc(READ_CHUNK);
 	while (!o.done) {
@@ -509,12 +520,15 @@ pop3d_session(struct pop3d *p)
 	struct pop3d_cmd c;
 	int r, toolong, pr;
 
-	p->state = POP3D_AUTHORIZATION;
-	if (!io_is_tls(p->io))
-		pregreet(p);
-	pop3d_reply(p, "+OK %s POP3 server ready", p->cfg->hostname);
+	if (!p->handed_off) {	/* pop3d-user starts logged in */
+		p->state = POP3D_AUTHORIZATION;
+		if (!io_is_tls(p->io))
+			pregreet(p);
+		pop3d_reply(p, "+OK %s POP3 server ready",
+		    p->cfg->hostname);
+	}
 	for (;;) {
-		io_set_deadline(p->io, POP3D_IDLE_SECS * 1000);
+		io_set_deadline(p->io, p->idle_ms);
 		r = pop3d_read_line(p, &line, POP3D_LINE_MAX, &toolong);
 		if (r == 0) {
 			logout_log(p, "eof");

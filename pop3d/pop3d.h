@@ -36,9 +36,15 @@
 #define POP3D_DISCARD_MAX	65536	/* a longer line ends the session */
 #define POP3D_ARG_MAX		255	/* USER name, PASS password */
 #define POP3D_NUMBER_MAX	4294967295U	/* message numbers, TOP lines */
+/*
+ * The timeouts are pop3_idle_timeout, pop3_tls_timeout and
+ * pop3_min_send_rate in mailstack.conf(5), kept in struct pop3d; these
+ * are their defaults (POP3D_IDLE_SECS is also RFC 1939's floor).
+ */
 #define POP3D_IDLE_SECS		600	/* RFC 1939: at least 10 minutes */
 #define POP3D_TLS_SECS		60	/* a whole TLS handshake */
 #define POP3D_MIN_RATE		1024	/* octets/s a client must take */
+#define POP3D_TEST_MS_MAX	3600000	/* -t MS: at most an hour */
 #define POP3D_BAD_PREAUTH_MAX	5	/* bad commands before login */
 #define POP3D_BAD_MAX		20	/* bad commands after login */
 #define POP3D_AUTH_FAILS_MAX	3	/* failed logins on one connection */
@@ -110,6 +116,10 @@ struct pop3d {
 	struct io *io;
 	SSL_CTX *tls_ctx;	/* NULL: no TLS */
 	int implicit_tls;	/* -m pop3s */
+	int handed_off;		/* pop3d-user: no greeting, logged in */
+	int idle_ms;		/* pop3_idle_timeout: a command, autologout */
+	int tls_ms;		/* pop3_tls_timeout: a whole TLS handshake */
+	uint64_t min_rate;	/* pop3_min_send_rate, octets/s; 0: none */
 	char client[INET6_ADDRSTRLEN];
 	unsigned char tkey[THROTTLE_KEY_LEN];
 	int have_tkey;
@@ -157,6 +167,9 @@ void pop3d_summary(const struct pop3d *p, struct buf *b);
 void pop3d_cmd_user(struct pop3d *p, const struct pop3d_cmd *c);
 void pop3d_cmd_pass(struct pop3d *p, const struct pop3d_cmd *c);
 void pop3d_cmd_auth(struct pop3d *p, const struct pop3d_cmd *c);
+struct handoff;
+void pop3d_handed_login(struct pop3d *p, const struct handoff *h);
+#define POP3D_USER_PROGRAM	"pop3d-user"	/* after login (handoff.h) */
 
 /* pop3d-maildrop.c */
 int pop3d_maildrop_open(struct pop3d *p, const char *local,
