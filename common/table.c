@@ -5,6 +5,8 @@
  * SYNOPSIS
  *	int table_compile(const char *text_path, const char *cdb_path,
  *	    int flags, struct buf *err);
+ *	int table_compile_with(const char *text_path, const char *cdb_path,
+ *	    const struct table_compile_opts *opts, struct buf *err);
  *	struct table *table_open(const char *cdb_path, const char **error_r);
  *	int table_lookup(struct table *t, const char *key, size_t keylen,
  *	    struct buf *value);
@@ -24,6 +26,11 @@
  *	the temporary file is removed and cdb_path is untouched. The cdb
  *	takes the permission bits of the text file (less any execute bits),
  *	so a users file kept 0640 stays 0640 once compiled.
+ *
+ *	table_compile_with() is table_compile() with options: a mode for the
+ *	cdb instead of the text's, an owner given to the temporary file
+ *	before the rename (so the cdb never exists with another owner), and
+ *	a function that gives the value to store for each entry.
  *
  *	With TABLE_FOLD_KEYS keys are folded to ASCII lower case. The flag
  *	is recorded in the cdb under a key that holds a NUL byte (no text
@@ -107,6 +114,8 @@ struct compile {
 	const char *tmp_path;
 	unsigned long lineno;
 	int flags;
+	const struct table_compile_opts *opts;
+	struct buf mapped;	/* the value opts->value made */
 	struct cdb_make cm;
 	struct seen_set seen;
 	struct buf *err;
@@ -202,7 +211,7 @@ static int
 compile_line(struct compile *c, char *line, size_t len)
 {
 	char *key, *value, *p;
-	size_t klen, i;
+	size_t klen, vlen, i;
 	unsigned long first;
 
 	if (memchr(line, '\0', len) != NULL) {
@@ -254,9 +263,23 @@ compile_line(struct compile *c, char *line, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
+	if (c->opts->value != NULL) {
+		const char *why = "bad value";
+
+		buf_reset(&c->mapped);
+		if (c->opts->value(key, value, &c->mapped, &why) < 0) {
+			seterr(c->err, "%s:%lu: %s", c->text_path, c->lineno,
+			    why);
+			errno = EINVAL;
+			return -1;
+		}
+		value = c->mapped.data != NULL ? (char *)c->mapped.data : "";
+		vlen = c->mapped.len;
+	} else
+		vlen = strlen(value);
 	/* UNSAFE: both lengths are below TABLE_LINE_MAX, far from UINT_MAX. */
 	if (cdb_make_add(&c->cm, key, (unsigned)klen, value,
-	    (unsigned)strlen(value)) < 0) {
+	    (unsigned)vlen) < 0) {
 		int e = errno;
 
 		seterr(c->err, "%s: write: %s", c->tmp_path, strerror(e));
@@ -365,6 +388,22 @@ int
 table_compile(const char *text_path, const char *cdb_path, int flags,
     struct buf *err)
 {
+	struct table_compile_opts opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.flags = flags;
+	opts.mode = -1;
+	opts.uid = (uid_t)-1;
+	opts.gid = (gid_t)-1;
+	return table_compile_with(text_path, cdb_path, &opts, err);
+}
+
+/* table_compile_with - table_compile with a mode, owner and value map */
+int
+table_compile_with(const char *text_path, const char *cdb_path,
+    const struct table_compile_opts *opts, struct buf *err)
+{
+	int flags = opts->flags;
 	struct compile c;
 	struct stat st;
 	struct buf tmp = BUF_INIT(8192);
@@ -376,6 +415,8 @@ table_compile(const char *text_path, const char *cdb_path, int flags,
 	memset(&c, 0, sizeof(c));
 	c.text_path = text_path;
 	c.flags = flags;
+	c.opts = opts;
+	buf_init(&c.mapped, TABLE_LINE_MAX);
 	c.err = err;
 
 	in = open(text_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -411,7 +452,10 @@ table_compile(const char *text_path, const char *cdb_path, int flags,
 	}
 
 	what = "write";
-	if (fchmod(out, st.st_mode & 0666) < 0 ||
+	if (fchmod(out, opts->mode >= 0 ? (mode_t)opts->mode & 0666 :
+	    st.st_mode & 0666) < 0 ||
+	    ((opts->uid != (uid_t)-1 || opts->gid != (gid_t)-1) &&
+	    fchown(out, opts->uid, opts->gid) < 0) ||
 	    cdb_make_start(&c.cm, out) < 0)
 		goto sys_fail;
 	started = 1;
@@ -439,6 +483,7 @@ table_compile(const char *text_path, const char *cdb_path, int flags,
 	if (rename(buf_cstr(&tmp), cdb_path) < 0)
 		goto sys_fail;
 	seen_free(&c.seen);
+	buf_free(&c.mapped);
 	(void)close(in);
 	buf_free(&tmp);
 	if (sync_dir(cdb_path) < 0) {
@@ -462,6 +507,7 @@ fail:
 	(void)unlink(buf_cstr(&tmp));
 	(void)close(in);
 	seen_free(&c.seen);
+	buf_free(&c.mapped);
 	buf_free(&tmp);
 	errno = e;
 	return -1;

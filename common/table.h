@@ -17,9 +17,14 @@
  *
  *	table_compile() turns the text into a cdb(5) file that daemons read
  *	with table_open() / table_lookup(), and replaces it atomically.
+ *	table_compile_with() does the same with a mode and owner of its own
+ *	and a function that rewrites each value (the users table keeps its
+ *	password hashes out of the cdb everyone reads this way).
  */
 #ifndef TABLE_H
 #define TABLE_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 
@@ -31,8 +36,22 @@
 
 struct table;
 
+/* What table_compile_with() does beyond table_compile(). */
+struct table_compile_opts {
+	int flags;		/* TABLE_FOLD_KEYS */
+	int mode;		/* the cdb's permission bits; -1: the text's */
+	uid_t uid;		/* owner given before the rename; -1: none */
+	gid_t gid;
+	/* The value to store for key (folded) in out; -1 with a static
+	   *why rejects the line (EINVAL). NULL: the value as written. */
+	int (*value)(const char *key, const char *value, struct buf *out,
+	    const char **why);
+};
+
 int table_compile(const char *text_path, const char *cdb_path, int flags,
     struct buf *err);
+int table_compile_with(const char *text_path, const char *cdb_path,
+    const struct table_compile_opts *opts, struct buf *err);
 struct table *table_open(const char *cdb_path, const char **error_r);
 int table_lookup(struct table *t, const char *key, size_t keylen,
     struct buf *value);

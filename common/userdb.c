@@ -5,6 +5,8 @@
  * SYNOPSIS
  *	struct userdb *userdb_open(const struct config *cfg,
  *	    const char **error_r);
+ *	struct userdb *userdb_open_passwd(const struct config *cfg,
+ *	    const char **error_r);
  *	int userdb_rcpt_kind(struct userdb *db, const char *local,
  *	    const char *domain);
  *	int userdb_resolve(struct userdb *db, const char *local,
@@ -20,6 +22,10 @@
  *	    struct buf *text_r, struct buf *cdb_r);
  *	int userdb_compile(const char *text_path, const char *cdb_path,
  *	    struct buf *err);
+ *	int userdb_compile_users(const struct config *cfg,
+ *	    const char *text_path, struct buf *err);
+ *	void userdb_auth_owner(const struct config *cfg, uid_t *uid_r,
+ *	    gid_t *gid_r);
  *	int userdb_local_ok(const char *local);
  *	int userdb_parse_user(const char *value, struct userdb_user *u,
  *	    const char **error_r);
@@ -42,9 +48,14 @@
  *	address (no sub-addressing, no aliases: for logins). The records
  *	must be released with userdb_result_free() / userdb_user_free().
  *
- *	userdb_table_paths() names a table's text and cdb files;
- *	userdb_compile() compiles one (and, as root, gives the cdb the owner
- *	and group of the text). userdb_local_ok() says whether a local part
+ *	userdb_table_paths() names a table's text and cdb files
+ *	(USERDB_PASSWD: the users text and STATE_DIR/auth/passwd.cdb);
+ *	userdb_compile() compiles one as it is (and, as root, gives the cdb
+ *	the owner and group of the text): aliases, or any other table;
+ *	userdb_compile_users() compiles a users text into passwd.cdb, then
+ *	users.cdb without the hashes (see userdb.h); userdb_auth_owner()
+ *	names the account passwd.cdb belongs to. userdb_open_passwd() opens
+ *	the password table alone, for userdb_user_lookup(). userdb_local_ok() says whether a local part
  *	is safe to look up and, for an entry of the users table, to use as
  *	a folder name. userdb_parse_user() reads a users value ("HASH
  *	[quota=SIZE] [forward=ADDR,...]"); userdb_parse_targets() a comma
@@ -64,6 +75,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +89,8 @@
 #include "userdb.h"
 
 struct dbtable {
+	int which;		/* USERDB_USERS, USERDB_ALIASES or _PASSWD */
+	const struct config *cfg;
 	char *text;		/* the text file; NULL: not configured */
 	char *cdb;		/* its compiled form */
 	struct table *t;	/* NULL: empty (or not configured) */
@@ -84,10 +98,11 @@ struct dbtable {
 
 struct userdb {
 	const struct config *cfg;
-	struct dbtable tab[2];	/* USERDB_USERS, USERDB_ALIASES */
+	struct dbtable tab[3];	/* USERDB_USERS, USERDB_ALIASES, _PASSWD */
 };
 
-static const char *const table_names[2] = { "users", "aliases" };
+static const char *const table_names[3] = { "users", "aliases",
+    "passwd" };
 
 const char *const userdb_default_folders[] = {
 	".Sent", ".Drafts", ".Trash", ".Junk", ".Archive", NULL
@@ -108,7 +123,8 @@ int
 userdb_table_paths(const struct config *cfg, int which, struct buf *text_r,
     struct buf *cdb_r)
 {
-	const char *text = which == USERDB_USERS ? cfg->users : cfg->aliases;
+	const char *text = which == USERDB_ALIASES ? cfg->aliases :
+	    cfg->users;
 
 	if (text == NULL) {
 		errno = ENOENT;
@@ -118,11 +134,23 @@ userdb_table_paths(const struct config *cfg, int which, struct buf *text_r,
 		return -1;
 	if (cdb_r != NULL) {
 		buf_reset(cdb_r);
-		if (buf_printf(cdb_r, "%s/tables/%s.cdb", cfg->state_dir,
+		if (buf_printf(cdb_r, "%s/%s/%s.cdb", cfg->state_dir,
+		    which == USERDB_PASSWD ? "auth" : "tables",
 		    table_names[which]) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* userdb_auth_owner - uid and gid of the user_auth account, or root's */
+void
+userdb_auth_owner(const struct config *cfg, uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw = cfg->user_auth != NULL ?
+	    getpwnam(cfg->user_auth) : NULL;
+
+	*uid_r = pw != NULL ? pw->pw_uid : 0;
+	*gid_r = pw != NULL ? pw->pw_gid : 0;
 }
 
 /* mkdir_upto - mkdir path[0..len) unless it exists */
@@ -152,6 +180,134 @@ ensure_dirs(const char *cdb_path)
 	if (p > cdb_path && mkdir_upto(cdb_path, (size_t)(p - cdb_path)) < 0)
 		return -1;
 	return mkdir_upto(cdb_path, (size_t)(slash - cdb_path));
+}
+
+/* hash_field - the length of value's first field (the password hash) */
+static size_t
+hash_field(const char *value)
+{
+	size_t n = 0;
+
+	while (value[n] != '\0' && value[n] != ' ' && value[n] != '\t')
+		n++;
+	return n;
+}
+
+/* value_no_hash - a users value with its hash replaced by "*" */
+static int
+value_no_hash(const char *key, const char *value, struct buf *out,
+    const char **why)
+{
+	size_t n = hash_field(value);
+
+	(void)key;
+	if (n == 0)	/* no hash at all: left for the parser to refuse */
+		return buf_set(out, value, strlen(value)) < 0 ? -1 : 0;
+	if (buf_append_char(out, '*') < 0 ||
+	    buf_append_str(out, value + n) < 0) {
+		*why = "users entry too long";
+		return -1;
+	}
+	return 0;
+}
+
+/* value_hash - a users value's hash alone ("*" when there is none) */
+static int
+value_hash(const char *key, const char *value, struct buf *out,
+    const char **why)
+{
+	size_t n = hash_field(value);
+
+	(void)key;
+	if (n > USERDB_HASH_MAX) {
+		*why = "password hash too long";
+		return -1;
+	}
+	if (n == 0)
+		return buf_set(out, "*", 1);
+	return buf_set(out, value, n);
+}
+
+/* compile_split - users text to users.cdb (no hashes) or passwd.cdb */
+static int
+compile_split(const struct config *cfg, int which, const char *text_path,
+    const char *cdb_path, struct buf *err)
+{
+	struct table_compile_opts o;
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	memset(&o, 0, sizeof(o));
+	o.flags = TABLE_FOLD_KEYS;
+	o.mode = -1;
+	o.uid = (uid_t)-1;
+	o.gid = (gid_t)-1;
+	o.value = which == USERDB_PASSWD ? value_hash : value_no_hash;
+	if (which == USERDB_PASSWD) {
+		o.mode = 0600;
+		if (geteuid() == 0) {
+			userdb_auth_owner(cfg, &uid, &gid);
+			o.uid = uid;
+			o.gid = gid;
+		}
+	} else {
+		/* No hashes in it: every service reads it, whatever the
+		   text's mode (which keeps the hashes from others). */
+		o.mode = 0644;
+		if (geteuid() == 0 && stat(text_path, &st) == 0) {
+			o.uid = st.st_uid;
+			o.gid = st.st_gid;
+		}
+	}
+	if (ensure_dirs(cdb_path) < 0) {
+		int e = errno;
+
+		if (err != NULL) {
+			buf_reset(err);
+			(void)buf_printf(err, "%s: cannot create its "
+			    "folder: %s", cdb_path, strerror(e));
+		}
+		errno = e;
+		return -1;
+	}
+	if (which == USERDB_PASSWD && geteuid() == 0) {
+		struct buf dir = BUF_INIT(4096);
+		const char *slash = strrchr(cdb_path, '/');
+
+		/* authd makes its socket and recompiles in STATE_DIR/auth */
+		if (buf_set(&dir, cdb_path, (size_t)(slash - cdb_path)) == 0 &&
+		    lchown(buf_cstr(&dir), o.uid, o.gid) < 0) {
+			/* root's then: authd cannot recompile, mailctl can */
+		}
+		buf_free(&dir);
+	}
+	return table_compile_with(text_path, cdb_path, &o, err);
+}
+
+/* userdb_compile_users - a users text into users.cdb and passwd.cdb */
+int
+userdb_compile_users(const struct config *cfg, const char *text_path,
+    struct buf *err)
+{
+	struct buf cdb = BUF_INIT(4096);
+	int r = -1;
+
+	if (userdb_table_paths(cfg, USERDB_PASSWD, NULL, &cdb) == 0 &&
+	    compile_split(cfg, USERDB_PASSWD, text_path, buf_cstr(&cdb),
+	    err) == 0 && userdb_table_paths(cfg, USERDB_USERS, NULL,
+	    &cdb) == 0 && compile_split(cfg, USERDB_USERS, text_path,
+	    buf_cstr(&cdb), err) == 0)
+		r = 0;
+	else if (err != NULL && err->len == 0) {
+		int e = errno;
+
+		(void)buf_printf(err, "%s: cannot name the compiled tables",
+		    text_path);
+		errno = e;
+	}
+	buf_free(&cdb);
+	return r;
 }
 
 /* userdb_compile - compile a text table into its cdb, owned like the text */
@@ -202,6 +358,17 @@ stale(const struct dbtable *tab, int *text_exists_r)
 	return mtime_before(&cs, &ts);
 }
 
+/* compile_table - compile tab's text into its cdb, split for users */
+static void
+compile_table(const struct dbtable *tab)
+{
+	if (tab->which == USERDB_ALIASES)
+		(void)userdb_compile(tab->text, tab->cdb, NULL);
+	else
+		(void)compile_split(tab->cfg, tab->which, tab->text, tab->cdb,
+		    NULL);
+}
+
 /* open_table - compile if stale, then map the cdb (NULL t: empty) */
 static int
 open_table(struct dbtable *tab, const char **error_r)
@@ -212,7 +379,7 @@ open_table(struct dbtable *tab, const char **error_r)
 	if (tab->text == NULL)
 		return 0;
 	if (stale(tab, &text_exists))
-		(void)userdb_compile(tab->text, tab->cdb, NULL);
+		compile_table(tab);
 	tab->t = table_open(tab->cdb, error_r);
 	if (tab->t != NULL)
 		return 0;
@@ -223,16 +390,21 @@ open_table(struct dbtable *tab, const char **error_r)
 	return -1;
 }
 
-/* userdb_open - open (compiling as needed) the users and aliases tables */
-struct userdb *
-userdb_open(const struct config *cfg, const char **error_r)
+/* open_tables - a handle on the tables first..last (compiling as needed) */
+static struct userdb *
+open_tables(const struct config *cfg, int first, int last,
+    const char **error_r)
 {
 	struct userdb *db = alloc_calloc(1, sizeof(*db));
 	struct buf text = BUF_INIT(4096), cdb = BUF_INIT(4096);
 	int i;
 
 	db->cfg = cfg;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
+		db->tab[i].which = i;
+		db->tab[i].cfg = cfg;
+	}
+	for (i = first; i <= last; i++) {
 		if (userdb_table_paths(cfg, i, &text, &cdb) < 0) {
 			if (errno == ENOENT)
 				continue;
@@ -256,6 +428,37 @@ fail:
 	return NULL;
 }
 
+/* userdb_open - open (compiling as needed) the users and aliases tables */
+struct userdb *
+userdb_open(const struct config *cfg, const char **error_r)
+{
+	struct dbtable pw;
+	struct buf cdb = BUF_INIT(4096);
+	int text_exists;
+
+	/* Root (maild at start, mailctl) also brings passwd.cdb up to date:
+	   under privilege separation authd cannot read the users text. */
+	if (geteuid() == 0 && cfg->users != NULL &&
+	    userdb_table_paths(cfg, USERDB_PASSWD, NULL, &cdb) == 0) {
+		memset(&pw, 0, sizeof(pw));
+		pw.which = USERDB_PASSWD;
+		pw.cfg = cfg;
+		pw.text = cfg->users;
+		pw.cdb = (char *)(uintptr_t)buf_cstr(&cdb);
+		if (stale(&pw, &text_exists))
+			compile_table(&pw);
+	}
+	buf_free(&cdb);
+	return open_tables(cfg, USERDB_USERS, USERDB_ALIASES, error_r);
+}
+
+/* userdb_open_passwd - open (compiling as needed) the password table */
+struct userdb *
+userdb_open_passwd(const struct config *cfg, const char **error_r)
+{
+	return open_tables(cfg, USERDB_PASSWD, USERDB_PASSWD, error_r);
+}
+
 /* refresh_table - recompile if stale and reopen a replaced cdb */
 static int
 refresh_table(struct dbtable *tab)
@@ -266,7 +469,7 @@ refresh_table(struct dbtable *tab)
 	if (tab->text == NULL)
 		return 0;
 	if (stale(tab, &text_exists))
-		(void)userdb_compile(tab->text, tab->cdb, NULL);
+		compile_table(tab);
 	if (tab->t == NULL) {
 		tab->t = table_open(tab->cdb, &why);
 		if (tab->t != NULL)
@@ -282,7 +485,7 @@ userdb_refresh(struct userdb *db)
 {
 	int i, r, changed = 0, failed = 0;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		r = refresh_table(&db->tab[i]);
 		if (r < 0)
 			failed = 1;
@@ -302,7 +505,7 @@ userdb_close(struct userdb *db)
 
 	if (db == NULL)
 		return;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		table_close(db->tab[i].t);
 		free(db->tab[i].text);
 		free(db->tab[i].cdb);
@@ -703,6 +906,24 @@ userdb_user_lookup(struct userdb *db, const char *address,
 	    !config_is_local_domain(db->cfg, key + (at - address) + 1))
 		return 0;
 	key[at - address] = '@';
+	if (db->tab[USERDB_PASSWD].text != NULL) {
+		found = lookup(db, USERDB_PASSWD, key, &value);
+		if (found > 0 && str_copy(u->hash, sizeof(u->hash),
+		    buf_cstr(&value)) < 0) {
+			*error_r = "bad entry in the password table";
+			errno = EINVAL;
+			found = -1;
+		} else if (found > 0) {
+			(void)str_copy(u->address, sizeof(u->address), key);
+			(void)str_copy_n(u->local, sizeof(u->local), key,
+			    (size_t)(at - address));
+			(void)str_copy(u->domain, sizeof(u->domain),
+			    key + (at - address) + 1);
+		} else if (found < 0)
+			*error_r = "cannot read the password table";
+		buf_free(&value);
+		return found;
+	}
 	found = lookup(db, USERDB_USERS, key, &value);
 	if (found > 0) {
 		memset(&r, 0, sizeof(r));

@@ -5,8 +5,21 @@
  * DESCRIPTION
  *	Two text tables named by the config keys "users" and "aliases"
  *	(formats in etc/users and etc/aliases, and below) are compiled with
- *	table_compile(..., TABLE_FOLD_KEYS) into STATE_DIR/tables/users.cdb
- *	and STATE_DIR/tables/aliases.cdb, which every reader maps.
+ *	TABLE_FOLD_KEYS into STATE_DIR/tables/users.cdb and
+ *	STATE_DIR/tables/aliases.cdb, which every reader maps.
+ *
+ *	Password hashes. The users text holds each user's hash, but
+ *	users.cdb does not: its values have "*" where the text has the
+ *	hash, so smtpd, deliver and the rest read quota= and forward= from
+ *	it without ever seeing a hash. The hashes go to a table of their
+ *	own, STATE_DIR/auth/passwd.cdb (key: the address, value: the hash
+ *	alone, "*" for an entry without one), mode 0600; when compiled by
+ *	root it belongs to the account named by the config key user_auth
+ *	(root if there is none), and so does STATE_DIR/auth (mode 0755).
+ *	Only authd(8), and auth_login()'s stand-alone fallback, open it
+ *	(userdb_open_passwd()). userdb_compile_users() compiles both from
+ *	one users text (mailctl); userdb_open() compiles users.cdb alone,
+ *	userdb_open_passwd() passwd.cdb alone, each when stale.
  *
  *	    users:    ADDRESS HASH [quota=SIZE] [forward=ADDR[,ADDR...]]
  *	    aliases:  ADDRESS TARGET[,TARGET...]      (blanks after commas ok)
@@ -28,8 +41,8 @@
  *	recompiles at once. userdb_refresh() does the same staleness check
  *	and reopens a recompiled cdb, so long-running readers pick changes
  *	up without a restart. STATE_DIR and STATE_DIR/tables are created
- *	(mode 0755) when missing. When run as root, the compiled cdb gets
- *	the owner and group of its text file.
+ *	(mode 0755) when missing. When run as root, users.cdb and
+ *	aliases.cdb get the owner and group of their text file.
  *
  *	Resolving a recipient, userdb_resolve(), in this order; the first
  *	rule that matches wins:
@@ -67,6 +80,9 @@
  *	Maildir and its tmp/, new/ and cur/ must belong to the effective uid
  *	(EPERM otherwise: SECURITY.md D2).
  *
+ *	userdb_user_lookup() on a handle from userdb_open_passwd() reads the
+ *	password table: it fills address, local, domain and hash only.
+ *
  *	userdb_resolve() and userdb_user_lookup() start by clearing their
  *	result, so userdb_result_free() / userdb_user_free() may be called
  *	after any return (failure included), and more than once.
@@ -83,12 +99,16 @@
  *
  * SECURITY
  *	The tables are the operator's; lookup keys come from the network and
- *	are only ever cdb keys. The users cdb holds password hashes and takes
- *	the mode of its text file (keep it 0640, group of the readers).
+ *	are only ever cdb keys. The users text holds password hashes (keep
+ *	it 0600; maild takes others' access away); users.cdb holds no hash
+ *	and is always 0644, for every service; passwd.cdb is 0600, for
+ *	authd alone.
  *	Nothing here builds a path from a local part; see deliver(8).
  */
 #ifndef USERDB_H
 #define USERDB_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +135,7 @@
 
 #define USERDB_USERS		0	/* userdb_table_paths() which */
 #define USERDB_ALIASES		1
+#define USERDB_PASSWD		2	/* the users text, hashes only */
 
 struct userdb;
 
@@ -145,6 +166,8 @@ struct userdb_result {
 
 /* Opening and lookups; cfg must outlive the handle. */
 struct userdb *userdb_open(const struct config *cfg, const char **error_r);
+struct userdb *userdb_open_passwd(const struct config *cfg,
+    const char **error_r);
 int userdb_rcpt_kind(struct userdb *db, const char *local,
     const char *domain);
 int userdb_resolve(struct userdb *db, const char *local, const char *domain,
@@ -170,6 +193,10 @@ int userdb_table_paths(const struct config *cfg, int which,
     struct buf *text_r, struct buf *cdb_r);
 int userdb_compile(const char *text_path, const char *cdb_path,
     struct buf *err);
+int userdb_compile_users(const struct config *cfg, const char *text_path,
+    struct buf *err);
+void userdb_auth_owner(const struct config *cfg, uid_t *uid_r,
+    gid_t *gid_r);
 
 /* Parsers, shared with mailctl and the tests. */
 int userdb_local_ok(const char *local);

@@ -25,6 +25,10 @@
  *	it to the cdb (which checks the whole table: if another line is
  *	broken nothing changes and the error names it), renames it over the
  *	text and fsyncs the folder. Readers see the old or the new table.
+ *	The users text compiles to two cdbs (userdb_compile_users()):
+ *	STATE_DIR/auth/passwd.cdb with the hashes, for authd alone (0600),
+ *	then STATE_DIR/tables/users.cdb without them; a running authd sees
+ *	the change at its next request, no restart needed.
  *
  *	ADDR is local@domain with domain one of the config's domains; it is
  *	stored folded to lower case. A user's local part must be a safe
@@ -356,9 +360,11 @@ tab_store(const struct config *cfg, struct tab *t)
 		(void)unlink(buf_cstr(&tmp));
 		goto out;
 	}
-	/* Compile first: a broken table changes nothing. */
-	if (userdb_compile(buf_cstr(&tmp), buf_cstr(&t->cdb_path),
-	    &err) < 0) {
+	/* Compile first: a broken table changes nothing. The users text
+	   makes two: users.cdb without hashes, and authd's passwd.cdb. */
+	if ((t->which == USERDB_USERS ? userdb_compile_users(cfg,
+	    buf_cstr(&tmp), &err) : userdb_compile(buf_cstr(&tmp),
+	    buf_cstr(&t->cdb_path), &err)) < 0) {
 		int e = errno;
 
 		replace_in(&err, buf_cstr(&tmp), text);

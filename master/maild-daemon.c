@@ -45,7 +45,7 @@
 #define RESTART_MAX	60	/* seconds */
 #define QUICK_DEATH	60	/* a daemon dying sooner than this is failing */
 
-static const char *const daemon_programs[] = { "smtpq" };
+static const char *const daemon_programs[] = { "smtpq", "authd" };
 
 /* installed - 1 if program is beside maild and executable */
 static int

@@ -106,8 +106,13 @@ def test_user_add_passwd_del_list_round_trip(env, ctl, reader):
     assert crypt("first pX", hash_) != hash_
     st = os.stat(env.base / "users")
     assert stat.S_IMODE(st.st_mode) == 0o640
+    # The compiled table holds no hash: every service may read it; the
+    # hashes are in passwd.cdb, for authd alone.
     cdb = env.state / "tables" / "users.cdb"
-    assert stat.S_IMODE(os.stat(cdb).st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(cdb).st_mode) == 0o644
+    assert b"$y$" not in cdb.read_bytes()
+    hashes = env.state / "auth" / "passwd.cdb"
+    assert stat.S_IMODE(os.stat(hashes).st_mode) == 0o600
     md = env.maildir("fred@truc.test")
     for sub in ("new", "cur", "tmp", ".Sent/new", ".Drafts/cur",
                 ".Trash/tmp", ".Junk/new", ".Archive/new"):

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "config.h"
 #include "test.h"
+#include "userdb.h"
 
 static char dir[] = "/tmp/test-auth.XXXXXX";
 static struct config cfg;
@@ -42,6 +43,24 @@ write_file(const char *name, const char *text)
 	n = write(fd, text, strlen(text));
 	(void)close(fd);
 	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* read_file - the whole file dir/name into b */
+static int
+read_file(const char *name, struct buf *b)
+{
+	char chunk[4096];
+	ssize_t n;
+	int fd = open(path(name), O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	buf_reset(b);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (buf_append(b, chunk, (size_t)n) < 0)
+			break;
+	(void)close(fd);
+	return n == 0 ? 0 : -1;
 }
 
 /* sha512 - a "$6$" hash of pw */
@@ -128,6 +147,8 @@ test_password(void)
 {
 	struct buf h = BUF_INIT(1024), text = BUF_INIT(4096);
 	struct buf err = BUF_INIT(1024);
+	struct auth_reply ar;
+	struct stat st;
 	const char *why;
 	double t0, known, unknown;
 	int i;
@@ -165,6 +186,26 @@ test_password(void)
 	TEST_ASSERT_INT(auth_password(&cfg, "", "", 0, "127.0.0.1", &why), 0);
 	TEST_END();
 
+	TEST_BEGIN("auth: the hashes are in passwd.cdb only, without authd");
+	TEST_ASSERT_INT(auth_login(&cfg, "imapd", "Fred@Truc.Test", "right", 5,
+	    "192.0.2.1", &ar, &why), 1);
+	TEST_ASSERT_STR(ar.user, "fred@truc.test");
+	TEST_ASSERT_STR(ar.ticket, "");		/* tickets need authd */
+	TEST_ASSERT_INT(auth_redeem(&cfg, "imapd",
+	    "0123456789abcdef0123456789abcdef", &ar, &why), 0);
+	TEST_ASSERT_INT(auth_login(&cfg, "imapd", "fred@truc.test", "wrong", 5,
+	    "192.0.2.1", &ar, &why), 0);
+	TEST_ASSERT_INT(auth_login(&cfg, "BAD SERVICE", "fred@truc.test",
+	    "right", 5, "192.0.2.1", &ar, &why), -1);
+	TEST_ASSERT_INT(stat(path("state/auth/passwd.cdb"), &st), 0);
+	TEST_ASSERT_INT(st.st_mode & 07777, 0600);
+	userdb_close(userdb_open(&cfg, &why));	/* compiles users.cdb */
+	TEST_ASSERT_INT(read_file("state/tables/users.cdb", &text), 0);
+	TEST_ASSERT(memmem(text.data, text.len, "$y$", 3) == NULL);
+	TEST_ASSERT(memmem(text.data, text.len, "$6$", 3) == NULL);
+	TEST_ASSERT(memmem(text.data, text.len, "quota=1M", 8) != NULL);
+	TEST_END();
+
 	TEST_BEGIN("auth: an unknown user costs a hash like a known one");
 	known = unknown = 1e9;
 	for (i = 0; i < 3; i++) {
@@ -187,8 +228,8 @@ test_password(void)
 	TEST_END();
 
 	TEST_BEGIN("auth: a table that cannot be read is a temporary failure");
-	TEST_ASSERT_INT(unlink(path("state/tables/users.cdb")), 0);
-	TEST_ASSERT_INT(mkdir(path("state/tables/users.cdb"), 0755), 0);
+	TEST_ASSERT_INT(unlink(path("state/auth/passwd.cdb")), 0);
+	TEST_ASSERT_INT(mkdir(path("state/auth/passwd.cdb"), 0755), 0);
 	TEST_ASSERT_INT(chmod(path("users"), 0), 0);
 	if (geteuid() != 0) {
 		TEST_ASSERT_INT(auth_password(&cfg, "fred@truc.test", "right",
@@ -197,7 +238,7 @@ test_password(void)
 	TEST_ASSERT_INT(unlink(path("users")), 0);
 	TEST_ASSERT_INT(auth_password(&cfg, "fred@truc.test", "right", 5,
 	    NULL, &why), -1);
-	TEST_ASSERT_INT(rmdir(path("state/tables/users.cdb")), 0);
+	TEST_ASSERT_INT(rmdir(path("state/auth/passwd.cdb")), 0);
 	TEST_END();
 
 	config_free(&cfg);
@@ -222,7 +263,9 @@ main(void)
 	(void)unlink(path("mailstack.conf"));
 	(void)unlink(path("state/tables/aliases.cdb"));
 	(void)unlink(path("state/tables/users.cdb"));
+	(void)unlink(path("state/auth/passwd.cdb"));
 	(void)rmdir(path("state/tables"));
+	(void)rmdir(path("state/auth"));
 	(void)rmdir(path("state"));
 	if (rmdir(dir) < 0)
 		printf("rmdir %s: %s\n", dir, strerror(errno));

@@ -317,8 +317,28 @@ test_resolve(void)
 
 	TEST_BEGIN("userdb: login lookups take exact users only");
 	TEST_ASSERT_INT(userdb_user_lookup(db, "FRED@truc.test", &u, &why), 1);
-	TEST_ASSERT_STR(u.hash, "$y$j9T$x$y");
+	TEST_ASSERT_STR(u.hash, "*");	/* users.cdb holds no hash */
 	userdb_user_free(&u);
+	{
+		struct userdb *pw = userdb_open_passwd(&cfg, &why);
+		struct stat pst;
+
+		TEST_ASSERT(pw != NULL);
+		if (pw != NULL) {
+			TEST_ASSERT_INT(userdb_user_lookup(pw,
+			    "FRED@truc.test", &u, &why), 1);
+			TEST_ASSERT_STR(u.hash, "$y$j9T$x$y");
+			TEST_ASSERT_STR(u.address, "fred@truc.test");
+			userdb_user_free(&u);
+			TEST_ASSERT_INT(userdb_user_lookup(pw,
+			    "fred+x@truc.test", &u, &why), 0);
+			TEST_ASSERT_INT(userdb_user_lookup(pw,
+			    "team@truc.test", &u, &why), 0);
+		}
+		userdb_close(pw);
+		TEST_ASSERT_INT(stat(path("state/auth/passwd.cdb"), &pst), 0);
+		TEST_ASSERT_INT(pst.st_mode & 07777, 0600);
+	}
 	TEST_ASSERT_INT(userdb_user_lookup(db, "fred+x@truc.test", &u, &why),
 	    0);
 	TEST_ASSERT_INT(userdb_user_lookup(db, "team@truc.test", &u, &why), 0);
