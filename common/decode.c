@@ -12,6 +12,9 @@
  *	    const char **error_r);
  *	int decode_qp(const char *in, size_t len, struct buf *out,
  *	    const char **error_r);
+ *	int decode_charset(const char *charset, size_t cs_len,
+ *	    const char *in, size_t len, struct buf *out);
+ *	int decode_words(const char *in, size_t len, struct buf *out);
  *
  * DESCRIPTION
  *	decode_cte() appends to out the len octets at in decoded from the
@@ -36,6 +39,22 @@
  *	stands. Trailing whitespace before a line break is kept (it is not
  *	removed, since the stored text is what the sender wrote).
  *
+ *	decode_charset() appends in converted from the charset named by
+ *	the cs_len octets at charset to UTF-8: UTF-8 and US-ASCII (and no
+ *	name at all) are copied as they are, ISO-8859-1 (also "latin1",
+ *	"iso8859-1", "iso_8859-1") and windows-1252 (its C1 range read as
+ *	ISO-8859-1) are widened octet by octet. Other charsets are EINVAL.
+ *
+ *	decode_words() appends a header field's value with its RFC 2047
+ *	encoded words ("=?charset?B?...?=" and "=?charset?Q?...?=", an
+ *	RFC 2231 "*language" suffix of the charset ignored) decoded and
+ *	converted to UTF-8 by decode_charset(). Whitespace between two
+ *	encoded words is dropped (RFC 2047 6.2); CR and LF are dropped
+ *	(the value is unfolded). A word that is malformed, holds a space,
+ *	names an unknown charset or does not decode stays as it stands,
+ *	so nothing fails but memory: it is meant for matching (SEARCH),
+ *	not for display.
+ *
  * DIAGNOSTICS
  *	All return 0 on success. On failure they return -1 with errno set
  *	and *error_r (if error_r is not NULL) pointing to a static message:
@@ -47,7 +66,8 @@
  * SECURITY
  *	No state outside the arguments; input is any octets, including NUL,
  *	and is read only within [in, in + len). Output is bounded by the
- *	buf's limit, and is never larger than the input.
+ *	buf's limit. The CTE decoders' output is never larger than their
+ *	input; decode_charset() and decode_words() at most double it.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -243,4 +263,201 @@ decode_cte(const char *cte, const char *in, size_t len, struct buf *out,
 	if (n == 16 && str_eq_nocase_n(s, "quoted-printable", 16))
 		return decode_qp(in, len, out, error_r);
 	ERR("unknown Content-Transfer-Encoding", EINVAL);
+}
+
+/* charset_kind - 0 UTF-8/US-ASCII/none, 1 Latin-1 family, -1 unknown */
+static int
+charset_kind(const char *cs, size_t n)
+{
+	static const char *const same[] = { "utf-8", "utf8", "us-ascii",
+	    "ascii" };
+	static const char *const latin1[] = { "iso-8859-1", "iso8859-1",
+	    "iso_8859-1", "latin1", "windows-1252", "cp1252" };
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+		if (strlen(same[i]) == n && str_eq_nocase_n(cs, same[i], n))
+			return 0;
+	for (i = 0; i < sizeof(latin1) / sizeof(latin1[0]); i++)
+		if (strlen(latin1[i]) == n && str_eq_nocase_n(cs, latin1[i], n))
+			return 1;
+	return -1;
+}
+
+/* decode_charset - append in, from charset to UTF-8; -1 EINVAL unknown */
+int
+decode_charset(const char *charset, size_t cs_len, const char *in,
+    size_t len, struct buf *out)
+{
+	int kind = charset_kind(charset, cs_len);
+	size_t i;
+
+	if (kind < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (kind == 0)
+		return len == 0 ? 0 : buf_append(out, in, len);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int r;
+
+		if (c < 0x80)
+			r = buf_append_char(out, (char)c);
+		else {
+			char two[2];
+
+			two[0] = (char)(0xc0 | (c >> 6));
+			two[1] = (char)(0x80 | (c & 0x3f));
+			r = buf_append(out, two, 2);
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* q_word - decode RFC 2047 "Q" text: '_' is a space, "=XX" an octet */
+static int
+q_word(const char *in, size_t len, struct buf *out)
+{
+	size_t i;
+	int h, l;
+
+	for (i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (c == '_')
+			c = ' ';
+		else if (c == '=') {
+			if (i + 2 >= len || (h = hex_value((unsigned char)
+			    in[i + 1])) < 0 || (l = hex_value((unsigned char)
+			    in[i + 2])) < 0) {
+				errno = EILSEQ;
+				return -1;
+			}
+			c = (char)(h << 4 | l);
+			i += 2;
+		}
+		if (buf_append_char(out, c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * encoded_word - an encoded word at in[0..len): its length, with the
+ * decoded UTF-8 appended to out; 0 if there is none (out unchanged), -1
+ * when memory or out's limit runs out
+ */
+static size_t
+encoded_word(const char *in, size_t len, struct buf *out, int *fail_r)
+{
+	struct buf raw = BUF_INIT(out->max);
+	const char *cs, *text, *end;
+	size_t cs_len, i, mark = out->len;
+	char enc;
+	int r;
+
+	*fail_r = 0;
+	if (len < 8 || in[0] != '=' || in[1] != '?')
+		return 0;
+	cs = in + 2;
+	for (i = 2; i < len && in[i] != '?'; i++)
+		if (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' ||
+		    in[i] == '\n')
+			return 0;
+	if (i + 3 >= len || in[i + 2] != '?')
+		return 0;
+	cs_len = (size_t)(in + i - cs);
+	enc = in[i + 1];
+	text = in + i + 3;
+	end = NULL;
+	for (i += 3; i + 1 < len; i++) {
+		if (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' ||
+		    in[i] == '\n')
+			return 0;
+		if (in[i] == '?' && in[i + 1] == '=') {
+			end = in + i;
+			break;
+		}
+	}
+	if (end == NULL || cs_len == 0)
+		return 0;
+	/* RFC 2231 5: "charset*language". */
+	if (memchr(cs, '*', cs_len) != NULL)
+		cs_len = (size_t)((const char *)memchr(cs, '*', cs_len) - cs);
+	if (enc == 'B' || enc == 'b')
+		r = decode_base64(text, (size_t)(end - text), &raw, NULL);
+	else if (enc == 'Q' || enc == 'q')
+		r = q_word(text, (size_t)(end - text), &raw);
+	else {
+		buf_free(&raw);
+		return 0;
+	}
+	if (r == 0)
+		r = decode_charset(cs, cs_len, raw.data != NULL ? raw.data :
+		    "", raw.len, out);
+	if (r < 0) {
+		*fail_r = errno == ENOMEM || errno == ENOBUFS;
+		out->len = mark;
+		buf_free(&raw);
+		return 0;
+	}
+	buf_free(&raw);
+	return (size_t)(end + 2 - in);
+}
+
+/* decode_words - append a header value with encoded words decoded */
+int
+decode_words(const char *in, size_t len, struct buf *out)
+{
+	size_t i = 0, n, ws_start = 0, ws_len = 0;
+	int after_word = 0, fail;
+
+	while (i < len) {
+		char c = in[i];
+
+		if (c == '\r' || c == '\n') {
+			i++;
+			continue;
+		}
+		if (c == ' ' || c == '\t') {
+			/* Held back: dropped if an encoded word follows one. */
+			if (ws_len == 0)
+				ws_start = out->len;
+			if (buf_append_char(out, c) < 0)
+				return -1;
+			ws_len++;
+			i++;
+			continue;
+		}
+		if (c == '=' && i + 1 < len && in[i + 1] == '?') {
+			size_t mark = out->len;
+
+			n = encoded_word(in + i, len - i, out, &fail);
+			if (fail)
+				return -1;
+			if (n > 0) {
+				if (after_word && ws_len > 0) {
+					/* Drop the whitespace in between. */
+					memmove(out->data + ws_start,
+					    out->data + mark, out->len - mark);
+					out->len -= ws_len;
+				}
+				after_word = 1;
+				ws_len = 0;
+				i += n;
+				continue;
+			}
+		}
+		if (buf_append_char(out, c) < 0)
+			return -1;
+		after_word = 0;
+		ws_len = 0;
+		i++;
+	}
+	return 0;
 }

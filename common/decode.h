@@ -11,6 +11,9 @@
  *	    const char **error_r);
  *	int decode_qp(const char *in, size_t len, struct buf *out,
  *	    const char **error_r);
+ *	int decode_charset(const char *charset, size_t cs_len,
+ *	    const char *in, size_t len, struct buf *out);
+ *	int decode_words(const char *in, size_t len, struct buf *out);
  *
  * DESCRIPTION
  *	See decode.c.
@@ -29,5 +32,8 @@ int decode_base64(const char *in, size_t len, struct buf *out,
     const char **error_r);
 int decode_qp(const char *in, size_t len, struct buf *out,
     const char **error_r);
+int decode_charset(const char *charset, size_t cs_len, const char *in,
+    size_t len, struct buf *out);
+int decode_words(const char *in, size_t len, struct buf *out);
 
 #endif

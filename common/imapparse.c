@@ -502,6 +502,7 @@ imap_seqset_parse(const char *s, size_t len, struct imap_seqset *set,
 
 	set->v = NULL;
 	set->n = 0;
+	set->cap = 0;
 	if (len == 0)
 		FAIL("empty sequence set", EINVAL);
 	while (p < end) {
@@ -525,6 +526,7 @@ imap_seqset_parse(const char *s, size_t len, struct imap_seqset *set,
 			    sizeof(*set->v));
 		}
 		set->v[set->n++] = r;
+		set->cap = cap;
 		if (p < end) {
 			if (*p != ',' || p + 1 == end)
 				goto bad;
@@ -599,6 +601,43 @@ imap_seqset_contains(const struct imap_seqset *set, uint32_t v)
 	return 0;
 }
 
+/*
+ * imap_seqset_add - append the range lo:hi (extending the last range when
+ * it follows on); call imap_seqset_resolve() before searching the set
+ */
+void
+imap_seqset_add(struct imap_seqset *set, uint32_t lo, uint32_t hi)
+{
+	if (set->n > 0 && set->v[set->n - 1].hi != UINT32_MAX &&
+	    set->v[set->n - 1].hi + 1 == lo) {
+		set->v[set->n - 1].hi = hi;
+		return;
+	}
+	if (set->n >= set->cap) {
+		set->cap = set->n < 8 ? 16 : 2 * set->n;
+		set->v = alloc_reallocarray(set->v, set->cap, sizeof(*set->v));
+	}
+	set->v[set->n].lo = lo;
+	set->v[set->n].hi = hi;
+	set->n++;
+}
+
+/* imap_seqset_write - a resolved set as "1:3,7" */
+int
+imap_seqset_write(const struct imap_seqset *set, struct buf *out)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < set->n; i++) {
+		r |= buf_printf(out, i > 0 ? ",%u" : "%u",
+		    (unsigned)set->v[i].lo);
+		if (set->v[i].hi != set->v[i].lo)
+			r |= buf_printf(out, ":%u", (unsigned)set->v[i].hi);
+	}
+	return r < 0 ? -1 : 0;
+}
+
 /* imap_seqset_free - release the ranges */
 void
 imap_seqset_free(struct imap_seqset *set)
@@ -606,6 +645,7 @@ imap_seqset_free(struct imap_seqset *set)
 	free(set->v);
 	set->v = NULL;
 	set->n = 0;
+	set->cap = 0;
 }
 
 /* --- dates ---------------------------------------------------------------- */
@@ -1253,8 +1293,11 @@ search_key(struct sparser *sp, size_t *i, size_t end, int depth)
 		return n;
 	}
 	if (imap_arg_is_atom(a, "UID")) {
-		if ((v = need(sp, i, end, 0)) == NULL ||
-		    (n = node(sp, IMAP_K_UID)) < 0)
+		if ((v = need(sp, i, end, 0)) == NULL)
+			return -1;
+		if (v->len == 1 && v->s[0] == '$')
+			return node(sp, IMAP_K_SAVED);
+		if ((n = node(sp, IMAP_K_UID)) < 0)
 			return -1;
 		if (imap_seqset_parse(v->s, v->len, &sp->s->v[n].set,
 		    &sp->error) < 0) {
@@ -1263,6 +1306,9 @@ search_key(struct sparser *sp, size_t *i, size_t end, int depth)
 		}
 		return n;
 	}
+	/* SEARCHRES (RFC 5182): "$" is the saved result. */
+	if (a->len == 1 && a->s[0] == '$')
+		return node(sp, IMAP_K_SAVED);
 	/* A sequence set. */
 	if (a->len > 0 && ((a->s[0] >= '0' && a->s[0] <= '9') ||
 	    a->s[0] == '*')) {
@@ -1279,7 +1325,52 @@ search_key(struct sparser *sp, size_t *i, size_t end, int depth)
 	return -1;
 }
 
-/* imap_search_parse - [CHARSET x] keys..., from args[i] to the end */
+/*
+ * search_return - "RETURN (opts)" at args[*i] (RFC 4731 MIN MAX ALL COUNT,
+ * RFC 5182 SAVE); "RETURN ()" means ALL. -1 EINVAL for anything else.
+ */
+static int
+search_return(const struct imap_cmd *c, size_t *i, struct imap_search *s,
+    const char **error_r)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} opts[] = {
+		{ "MIN", IMAP_RET_MIN }, { "MAX", IMAP_RET_MAX },
+		{ "ALL", IMAP_RET_ALL }, { "COUNT", IMAP_RET_COUNT },
+		{ "SAVE", IMAP_RET_SAVE },
+	};
+	size_t k, end;
+
+	if (*i + 1 >= c->nargs || c->args[*i + 1].type != IMAP_ARG_LIST) {
+		*error_r = "RETURN needs a list of options";
+		errno = EINVAL;
+		return -1;
+	}
+	end = imap_arg_next(c, *i + 1);
+	for (k = *i + 2; k < end; k = imap_arg_next(c, k)) {
+		size_t o;
+
+		for (o = 0; o < sizeof(opts) / sizeof(opts[0]); o++)
+			if (imap_arg_is_atom(&c->args[k], opts[o].name))
+				break;
+		if (o == sizeof(opts) / sizeof(opts[0])) {
+			*error_r = "unknown RETURN option";
+			errno = EINVAL;
+			return -1;
+		}
+		s->ret |= opts[o].bit;
+	}
+	/* RFC 4731 3.1: "()" is ALL; SAVE alone answers nothing. */
+	if (s->ret == 0)
+		s->ret = IMAP_RET_ALL;
+	s->ret_given = 1;
+	*i = end;
+	return 0;
+}
+
+/* imap_search_parse - [RETURN (..)] [CHARSET x] keys..., from args[i] */
 int
 imap_search_parse(const struct imap_cmd *c, size_t i, struct imap_search *s,
     const char **error_r)
@@ -1292,14 +1383,8 @@ imap_search_parse(const struct imap_cmd *c, size_t i, struct imap_search *s,
 	sp.error = "syntax error";
 	sp.err = EINVAL;
 	if (i < c->nargs && imap_arg_is_atom(&c->args[i], "RETURN")) {
-		/* ESEARCH (RFC 4731): only RETURN () is understood. */
-		if (i + 1 >= c->nargs || c->args[i + 1].type != IMAP_ARG_LIST ||
-		    c->args[i + 1].sub != 0) {
-			*error_r = "RETURN options are not supported";
-			errno = EINVAL;
+		if (search_return(c, &i, s, error_r) < 0)
 			return -1;
-		}
-		i += 2;
 	}
 	if (i < c->nargs && imap_arg_is_atom(&c->args[i], "CHARSET")) {
 		const struct imap_arg *cs;
@@ -1472,6 +1557,106 @@ imap_mutf7_valid(const char *s, size_t len)
 	int r = imap_mutf7_to_utf8(s, len, &b) == 0;
 
 	buf_free(&b);
+	return r;
+}
+
+/* get_utf8 - one code point from s[*i..len); -1 if not valid UTF-8 */
+static int32_t
+get_utf8(const unsigned char *s, size_t len, size_t *i)
+{
+	static const uint32_t min[4] = { 0, 0x80, 0x800, 0x10000 };
+	uint32_t cp;
+	size_t n, k;
+
+	if (s[*i] < 0x80)
+		return s[(*i)++];
+	if (s[*i] >= 0xc2 && s[*i] <= 0xdf) {
+		n = 1;
+		cp = s[*i] & 0x1f;
+	} else if (s[*i] >= 0xe0 && s[*i] <= 0xef) {
+		n = 2;
+		cp = s[*i] & 0x0f;
+	} else if (s[*i] >= 0xf0 && s[*i] <= 0xf4) {
+		n = 3;
+		cp = s[*i] & 0x07;
+	} else
+		return -1;
+	if (len - *i <= n)
+		return -1;
+	for (k = 1; k <= n; k++) {
+		if ((s[*i + k] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[*i + k] & 0x3f);
+	}
+	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*i += n + 1;
+	return (int32_t)cp;
+}
+
+/* flush_b64 - close a "&...-" run of UTF-16 units */
+static int
+flush_b64(struct buf *out, const uint16_t *u, size_t n)
+{
+	uint32_t bits = 0;
+	int nbits = 0, r = 0;
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	r |= buf_append_char(out, '&');
+	for (k = 0; k < n; k++) {
+		bits = (bits << 16) | u[k];
+		nbits += 16;
+		while (nbits >= 6) {
+			nbits -= 6;
+			r |= buf_append_char(out, b64[(bits >> nbits) & 0x3f]);
+		}
+		bits &= (1U << nbits) - 1;
+	}
+	if (nbits > 0)
+		r |= buf_append_char(out, b64[(bits << (6 - nbits)) & 0x3f]);
+	r |= buf_append_char(out, '-');
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * imap_utf8_to_mutf7 - a UTF-8 mailbox name (IMAP4rev2, RFC 9051 5.1) in
+ * canonical modified UTF-7; -1/EINVAL if it is not valid UTF-8 or holds a
+ * control character
+ */
+int
+imap_utf8_to_mutf7(const char *s, size_t len, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint16_t *units;
+	size_t i = 0, nu = 0;
+	int r = 0;
+
+	/* No code point takes more UTF-16 units than UTF-8 octets. */
+	units = alloc_reallocarray(NULL, len + 1, sizeof(*units));
+	while (i < len && r == 0) {
+		int32_t cp = get_utf8(p, len, &i);
+
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+			errno = EINVAL;
+			r = -1;
+		} else if (cp <= 0x7e) {
+			r = flush_b64(out, units, nu);
+			nu = 0;
+			if (r == 0)
+				r = cp == '&' ? buf_append(out, "&-", 2) :
+				    buf_append_char(out, (char)cp);
+		} else if (cp >= 0x10000) {
+			units[nu++] = (uint16_t)(0xd800 + ((cp - 0x10000) >> 10));
+			units[nu++] = (uint16_t)(0xdc00 + ((cp - 0x10000) &
+			    0x3ff));
+		} else
+			units[nu++] = (uint16_t)cp;
+	}
+	if (r == 0)
+		r = flush_b64(out, units, nu);
+	free(units);
 	return r;
 }
 

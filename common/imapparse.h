@@ -92,6 +92,7 @@ struct imap_range {
 struct imap_seqset {
 	struct imap_range *v;
 	size_t n;
+	size_t cap;		/* imap_seqset_add()'s room; 0: exactly n */
 };
 
 int imap_seqset_parse(const char *s, size_t len, struct imap_seqset *set,
@@ -99,6 +100,8 @@ int imap_seqset_parse(const char *s, size_t len, struct imap_seqset *set,
 void imap_seqset_resolve(struct imap_seqset *set, uint32_t star);
 int imap_seqset_contains(const struct imap_seqset *set, uint32_t v);
 void imap_seqset_free(struct imap_seqset *set);
+void imap_seqset_add(struct imap_seqset *set, uint32_t lo, uint32_t hi);
+int imap_seqset_write(const struct imap_seqset *set, struct buf *out);
 
 /* Dates: "1-Feb-1994" (day), and date-time "01-Feb-1994 10:00:00 +0100". */
 int imap_parse_date(const char *s, size_t len, time_t *day_r);
@@ -164,6 +167,7 @@ enum imap_search_key {
 	IMAP_K_LARGER, IMAP_K_SMALLER,
 	IMAP_K_HEADER,		/* hdr + str; FROM, TO, CC, BCC, SUBJECT too */
 	IMAP_K_BODY, IMAP_K_TEXT,
+	IMAP_K_SAVED,		/* "$": the saved result (SEARCHRES) */
 };
 
 /* System flags as bits. */
@@ -192,7 +196,16 @@ struct imap_search {
 	size_t n;
 	int utf8;		/* CHARSET UTF-8 given */
 	int ret_uid;		/* room for ESEARCH */
+	int ret_given;		/* RETURN (...) given: answer ESEARCH */
+	unsigned ret;		/* IMAP_RET_* (RETURN () is ALL) */
 };
+
+/* ESEARCH (RFC 4731) and SEARCHRES (RFC 5182) result options. */
+#define IMAP_RET_MIN		0x01
+#define IMAP_RET_MAX		0x02
+#define IMAP_RET_ALL		0x04
+#define IMAP_RET_COUNT		0x08
+#define IMAP_RET_SAVE		0x10
 
 int imap_search_parse(const struct imap_cmd *c, size_t i,
     struct imap_search *s, const char **error_r);
@@ -201,6 +214,7 @@ void imap_search_free(struct imap_search *s);
 /* Mailbox names in modified UTF-7 (RFC 3501 5.1.3). */
 int imap_mutf7_valid(const char *s, size_t len);
 int imap_mutf7_to_utf8(const char *s, size_t len, struct buf *out);
+int imap_utf8_to_mutf7(const char *s, size_t len, struct buf *out);
 
 /* Output helpers. */
 int imap_write_string(struct buf *out, const char *s, size_t len);

@@ -16,6 +16,8 @@
  *	int mime_find_part(const struct mime_msg *m, const uint32_t *path,
  *	    size_t n, int *part_r);
  *	int mime_is_message(const struct mime_msg *m, int part);
+ *	int mime_part_charset(const struct mime_msg *m, int part, char *out,
+ *	    size_t size);
  *
  * DESCRIPTION
  *	See mime.h. A header block ends at the first empty line (or the end
@@ -908,4 +910,32 @@ mime_write_bodystructure(const struct mime_msg *m, int part, int extended,
 	if (part < 0 || (size_t)part >= m->n)
 		return -1;
 	return write_body(m, part, extended, out);
+}
+
+/*
+ * mime_part_charset - the charset parameter of a part's Content-Type into
+ * out (NUL-ended); 0, or -1 when there is none or it does not fit
+ */
+int
+mime_part_charset(const struct mime_msg *m, int part, char *out, size_t size)
+{
+	struct mime_param p[MIME_PARAMS_MAX];
+	struct buf v = BUF_INIT(256);
+	size_t np, k;
+	int r = -1;
+
+	np = type_params(m, part, p);
+	for (k = 0; k < np; k++)
+		if (p[k].name_len == 7 && str_eq_nocase_n(p[k].name,
+		    "charset", 7)) {
+			unquote(&p[k], &v);
+			if (v.len > 0 && v.len < size) {
+				memcpy(out, v.data, v.len);
+				out[v.len] = '\0';
+				r = 0;
+			}
+			break;
+		}
+	buf_free(&v);
+	return r;
 }

@@ -72,5 +72,7 @@ int mime_write_bodystructure(const struct mime_msg *m, int part,
 int mime_find_part(const struct mime_msg *m, const uint32_t *path,
     size_t n, int *part_r);
 int mime_is_message(const struct mime_msg *m, int part);
+int mime_part_charset(const struct mime_msg *m, int part, char *out,
+    size_t size);
 
 #endif

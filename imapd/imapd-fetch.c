@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "decode.h"
 #include "imapd.h"
 #include "log.h"
@@ -199,7 +200,7 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 	struct imap_seqset set;
 	struct buf text = BUF_INIT(0), out = BUF_INIT((size_t)-1 / 2);
 	struct buf tmp = BUF_INIT(16 * 1024 * 1024);
-	struct buf dec = BUF_INIT((size_t)-1 / 2);
+	struct buf *dec = NULL;	/* per item: its BINARY section, decoded */
 	const char *error, *cte_error = NULL;
 	size_t i, k;
 	int need_text = 0, need_mime = 0, need_binary = 0, failed = 0;
@@ -245,6 +246,11 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 		imap_fetch_free(&f);
 		return;
 	}
+	if (need_binary) {
+		dec = alloc_calloc(f.n, sizeof(*dec));
+		for (k = 0; k < f.n; k++)
+			buf_init(&dec[k], (size_t)-1 / 2);
+	}
 	for (i = 0; i < d->box.n && i < d->exists; i++) {
 		struct imapd_msg *m = &d->box.v[i];
 		struct mime_msg mm;
@@ -269,13 +275,16 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 				(void)mime_parse(text.data != NULL ? text.data :
 				    "", text.len, &mm);
 		}
-		/* Every BINARY section must decode before anything changes. */
+		/*
+		 * Every BINARY section must decode before anything changes;
+		 * what is decoded here is what is sent below.
+		 */
 		for (k = 0; need_binary && k < f.n; k++) {
 			const struct imap_fetch_item *it = &f.v[k];
 
 			if ((it->kind == IMAP_F_BINARY ||
 			    it->kind == IMAP_F_BINARY_SIZE) &&
-			    binary_section(&mm, it, &dec, &error) < 0) {
+			    binary_section(&mm, it, &dec[k], &error) < 0) {
 				cte_error = error;
 				break;
 			}
@@ -324,7 +333,8 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 			switch (it->kind) {
 			case IMAP_F_FLAGS:
 				(void)buf_append_str(&out, "FLAGS ");
-				(void)index_flags_string(&d->box, m->flags,
+				(void)index_flags_string(&d->box,
+				    IMAPD_SHOWN_FLAGS(d, m->flags),
 				    m->kw, &out);
 				flags_done = 1;
 				break;
@@ -385,10 +395,8 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 			case IMAP_F_BINARY:
 				(void)imap_fetch_section_name(it, &out);
 				(void)buf_append_char(&out, ' ');
-				if (binary_section(&mm, it, &dec, &error) < 0)
-					buf_reset(&dec);
-				p = dec.data != NULL ? dec.data : "";
-				n = dec.len;
+				p = dec[k].data != NULL ? dec[k].data : "";
+				n = dec[k].len;
 				if (it->partial) {
 					if (it->p_off >= n)
 						n = 0;
@@ -403,9 +411,7 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 				break;
 			case IMAP_F_BINARY_SIZE:
 				(void)imap_fetch_section_name(it, &out);
-				if (binary_section(&mm, it, &dec, &error) < 0)
-					buf_reset(&dec);
-				(void)buf_printf(&out, " %zu", dec.len);
+				(void)buf_printf(&out, " %zu", dec[k].len);
 				break;
 			default:
 				break;
@@ -414,7 +420,8 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 		if (set_seen && !flags_done) {
 			(void)buf_append_str(&out, first ? "FLAGS " :
 			    " FLAGS ");
-			(void)index_flags_string(&d->box, m->flags, m->kw,
+			(void)index_flags_string(&d->box,
+			    IMAPD_SHOWN_FLAGS(d, m->flags), m->kw,
 			    &out);
 		}
 		(void)buf_append_str(&out, ")\r\n");
@@ -423,11 +430,13 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 		mime_free(&mm);
 	}
 	imap_seqset_free(&set);
+	for (k = 0; dec != NULL && k < f.n; k++)
+		buf_free(&dec[k]);
+	free(dec);
 	imap_fetch_free(&f);
 	buf_free(&text);
 	buf_free(&out);
 	buf_free(&tmp);
-	buf_free(&dec);
 	imapd_updates(d, uid);
 	if (cte_error != NULL)
 		imapd_no(d, "[UNKNOWN-CTE] %s", cte_error);

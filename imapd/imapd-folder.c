@@ -15,6 +15,11 @@
  *	void imapd_cmd_rename(struct imapd *d);
  *	void imapd_cmd_subscribe(struct imapd *d, int on);
  *	void imapd_cmd_status(struct imapd *d);
+ *	void imapd_list_selected(struct imapd *d);
+ *	int imapd_mailbox_in(struct imapd *d, const char *s, size_t len,
+ *	    char *out, size_t size);
+ *	int imapd_write_mailbox(struct imapd *d, struct buf *out,
+ *	    const char *name);
  *
  * DESCRIPTION
  *	Mailbox names use "." as the hierarchy delimiter and map to the
@@ -31,7 +36,16 @@
  *	of the same name. Subscriptions are the "subscriptions" file of the
  *	Maildir, one name per line (Courier and Dovecot keep the same).
  *	RENAME of INBOX moves its messages into the new folder and leaves
- *	INBOX empty (RFC 3501 6.3.5).
+ *	INBOX empty (RFC 3501 6.3.5). After ENABLE IMAP4rev2 names travel in
+ *	UTF-8 (imapd_mailbox_in() and imapd_write_mailbox() convert).
+ *
+ *	LIST takes the RFC 5258 LIST-EXTENDED form too: selection options
+ *	SUBSCRIBED, REMOTE, RECURSIVEMATCH and SPECIAL-USE, several patterns,
+ *	return options SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS (RFC
+ *	5819: a STATUS line after the LIST line of every mailbox that
+ *	exists). Subscribed names without a mailbox are \NonExistent; under
+ *	IMAP4rev2 so are levels that exist only as parents (\Noselect in
+ *	IMAP4rev1).
  *
  * DIAGNOSTICS
  *	File system failures are "NO [SERVERBUG]"-free: "NO [UNAVAILABLE]"
@@ -108,6 +122,10 @@ folder_name_check(const char *name, size_t len, char *disk, size_t size,
 	return 0;
 }
 
+/* The RFC 6154 attributes, in folder_special_use()'s order. */
+static const char *const special_attr[] = { "\\Sent", "\\Drafts",
+    "\\Trash", "\\Junk", "\\Archive" };
+
 /* folder_special_use - RFC 6154 attribute index for a name, -1 if none */
 int
 folder_special_use(const char *name)
@@ -145,6 +163,54 @@ folder_open(struct imapd *d, const char *name, size_t len, int *fd_r,
 	return 0;
 }
 
+/*
+ * imapd_mailbox_in - a mailbox name (or LIST pattern) from the client as a
+ * C string in the form the folders use: modified UTF-7. After ENABLE
+ * IMAP4rev2 names come in UTF-8 (RFC 9051 5.1) and are converted. 0, or
+ * -1 when it holds a NUL, is not valid UTF-8 or does not fit in size.
+ */
+int
+imapd_mailbox_in(struct imapd *d, const char *s, size_t len, char *out,
+    size_t size)
+{
+	struct buf b = BUF_INIT(size);
+	int r = 0;
+
+	if (memchr(s, '\0', len) != NULL)
+		return -1;
+	if (d->rev2)
+		r = imap_utf8_to_mutf7(s, len, &b);
+	else
+		r = len == 0 ? 0 : buf_append(&b, s, len);
+	if (r == 0 && b.len < size) {
+		if (b.len > 0)
+			memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+	} else
+		r = -1;
+	buf_free(&b);
+	return r;
+}
+
+/*
+ * imapd_write_mailbox - a folder's name as the client reads it: modified
+ * UTF-7, or UTF-8 after ENABLE IMAP4rev2
+ */
+int
+imapd_write_mailbox(struct imapd *d, struct buf *out, const char *name)
+{
+	struct buf u = BUF_INIT(4 * IMAPD_NAME_MAX + 16);
+	int r;
+
+	if (d->rev2 && imap_mutf7_to_utf8(name, strlen(name), &u) == 0)
+		r = imap_write_string(out, u.data != NULL ? u.data : "",
+		    u.len);
+	else
+		r = imap_write_string(out, name, strlen(name));
+	buf_free(&u);
+	return r;
+}
+
 /* name_arg - the mailbox name argument args[i] as a C string; 0 or -1 */
 static int
 name_arg(struct imapd *d, size_t i, char *out, size_t size)
@@ -153,12 +219,13 @@ name_arg(struct imapd *d, size_t i, char *out, size_t size)
 
 	if (i >= d->cmd.nargs || !imap_arg_is_string(a = &d->cmd.args[i]))
 		return -1;
-	if (a->len >= size || memchr(a->s, '\0', a->len) != NULL)
+	if (imapd_mailbox_in(d, a->s, a->len, out, size) < 0)
 		return -2;
-	memcpy(out, a->s, a->len);
-	out[a->len] = '\0';
 	return 0;
 }
+
+static int status_items_check(struct imapd *, size_t, size_t);
+static int status_reply(struct imapd *, const char *, size_t, size_t, int);
 
 /* --- listing ---------------------------------------------------------- */
 
@@ -234,25 +301,43 @@ list_folders(struct imapd *d, struct names *l)
 	(void)closedir(dir);
 }
 
-/* match - IMAP LIST pattern: '*' anything, '%' anything but '.' */
+/*
+ * match - IMAP LIST pattern: '*' anything, '%' anything but '.'. Row by
+ * row over the pattern (dynamic programming): O(pattern x name) steps
+ * whatever the wildcards, so "*a*a*a...b" cannot make LIST run away.
+ */
 static int
-match(const char *pat, const char *s, int depth)
+match(const char *pat, const char *s)
 {
-	if (depth > 64)
-		return 0;
-	for (; *pat != '\0'; pat++, s++) {
-		if (*pat == '*' || *pat == '%') {
-			for (;; s++) {
-				if (match(pat + 1, s, depth + 1))
-					return 1;
-				if (*s == '\0' || (*pat == '%' && *s == '.'))
-					return 0;
-			}
+	size_t n = strlen(s), j;
+	unsigned char *row = alloc_calloc(n + 1, 1);
+	unsigned char *next = alloc_calloc(n + 1, 1);
+	unsigned char *t;
+	int r;
+
+	row[0] = 1;		/* the empty pattern matches the empty name */
+	for (; *pat != '\0'; pat++) {
+		int any = 0;
+
+		for (j = 0; j <= n; j++) {
+			if (*pat == '*' || *pat == '%') {
+				/* '%' stops at a level: it never takes a '.' */
+				if (*pat == '%' && j > 0 && s[j - 1] == '.')
+					any = 0;
+				any |= row[j];
+				next[j] = (unsigned char)any;
+			} else
+				next[j] = j > 0 && row[j - 1] &&
+				    s[j - 1] == *pat;
 		}
-		if (*s != *pat)
-			return 0;
+		t = row;
+		row = next;
+		next = t;
 	}
-	return *s == '\0';
+	r = row[n];
+	free(row);
+	free(next);
+	return r;
 }
 
 /* match_name - the pattern, with INBOX matched in any case */
@@ -262,7 +347,7 @@ match_name(const char *pat, const char *name)
 	if (strcmp(name, "INBOX") == 0 && strlen(pat) == 5 &&
 	    str_eq_nocase(pat, "INBOX"))
 		return 1;
-	return match(pat, name, 0);
+	return match(pat, name);
 }
 
 /* has_children - some name in l is below name */
@@ -336,54 +421,216 @@ write_subscriptions(struct imapd *d, const struct names *l)
 	return r;
 }
 
-/* list_line - one "* LIST (attrs) "." name" line */
+/* list_line - one "* LIST (attrs) "." name[ extra]" line */
 static void
 list_line(struct imapd *d, const char *cmd, const char *attrs,
-    const char *name)
+    const char *name, const char *extra)
 {
 	struct buf b = BUF_INIT(4096);
 
 	(void)buf_printf(&b, "* %s (%s) \".\" ", cmd, attrs);
-	(void)imap_write_string(&b, name, strlen(name));
+	(void)imapd_write_mailbox(d, &b, name);
+	if (extra != NULL)
+		(void)buf_append_str(&b, extra);
 	(void)buf_append(&b, "\r\n", 2);
 	imapd_send(d, b.data, b.len);
 	buf_free(&b);
 }
 
-/* imapd_cmd_list - LIST reference pattern; LSUB the same way */
+/* LIST-EXTENDED (RFC 5258) selection and return options */
+#define SEL_SUBSCRIBED	0x01
+#define SEL_REMOTE	0x02
+#define SEL_RECURSIVE	0x04
+#define SEL_SPECIAL	0x08
+#define RET_SUBSCRIBED	0x10
+#define RET_CHILDREN	0x20
+#define RET_SPECIAL	0x40
+#define RET_STATUS	0x80
+
+struct listreq {
+	unsigned opts;
+	size_t status_at, status_end;	/* STATUS items in d->cmd.args */
+	struct names pats;		/* reference + pattern, each */
+	int empty;			/* one pattern, "": the delimiter */
+};
+
+/* list_options - the atoms of the list at args[i] into opts; 0 or -1 */
+static int
+list_options(struct imapd *d, size_t i, int ret, struct listreq *q)
+{
+	static const struct {
+		const char *name;
+		unsigned sel, ret;
+	} words[] = {
+		{ "SUBSCRIBED", SEL_SUBSCRIBED, RET_SUBSCRIBED },
+		{ "REMOTE", SEL_REMOTE, 0 },
+		{ "RECURSIVEMATCH", SEL_RECURSIVE, 0 },
+		{ "SPECIAL-USE", SEL_SPECIAL, RET_SPECIAL },
+		{ "CHILDREN", 0, RET_CHILDREN },
+	};
+	struct imap_cmd *c = &d->cmd;
+	size_t k, w, end = imap_arg_next(c, i);
+
+	for (k = i + 1; k < end; k = imap_arg_next(c, k)) {
+		if (ret && imap_arg_is_atom(&c->args[k], "STATUS")) {
+			k = imap_arg_next(c, k);
+			if (k >= end || c->args[k].type != IMAP_ARG_LIST ||
+			    c->args[k].sub == 0)
+				return -1;
+			q->opts |= RET_STATUS;
+			q->status_at = k + 1;
+			q->status_end = imap_arg_next(c, k);
+			continue;
+		}
+		for (w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+			if (imap_arg_is_atom(&c->args[k], words[w].name) &&
+			    (ret ? words[w].ret : words[w].sel) != 0)
+				break;
+		if (w == sizeof(words) / sizeof(words[0]))
+			return -1;
+		q->opts |= ret ? words[w].ret : words[w].sel;
+	}
+	return 0;
+}
+
+/* has_sub_below - some subscribed name lies below name */
+static int
+has_sub_below(const struct names *subs, const char *name)
+{
+	return has_children(subs, name);
+}
+
+/*
+ * list_request - parse "LIST [(sel)] ref (pat | (pats)) [RETURN (ret)]";
+ * 0, or -1 after a BAD reply
+ */
+static int
+list_request(struct imapd *d, struct listreq *q)
+{
+	struct imap_cmd *c = &d->cmd;
+	char ref[IMAPD_NAME_MAX + 1], pat[IMAPD_NAME_MAX + 1];
+	size_t i = 0, k, pend;
+
+	if (c->nargs > 0 && c->args[0].type == IMAP_ARG_LIST) {
+		if (list_options(d, 0, 0, q) < 0 ||
+		    ((q->opts & SEL_RECURSIVE) &&
+		    !(q->opts & (SEL_SUBSCRIBED | SEL_SPECIAL)))) {
+			imapd_bad(d, "Bad LIST selection options");
+			return -1;
+		}
+		i = imap_arg_next(c, 0);
+	}
+	if (name_arg(d, i, ref, sizeof(ref)) != 0 || i + 1 >= c->nargs) {
+		imapd_bad(d, "Syntax: LIST [(options)] reference pattern");
+		return -1;
+	}
+	i++;
+	pend = imap_arg_next(c, i);
+	if (c->args[i].type == IMAP_ARG_LIST) {
+		if (c->args[i].sub == 0) {
+			imapd_bad(d, "Empty pattern list");
+			return -1;
+		}
+		k = i + 1;
+	} else {
+		k = i;
+		q->empty = imap_arg_is_string(&c->args[i]) &&
+		    c->args[i].len == 0;
+	}
+	for (; k < pend; k = imap_arg_next(c, k)) {
+		struct buf full = BUF_INIT(2 * IMAPD_NAME_MAX + 2);
+
+		if (name_arg(d, k, pat, sizeof(pat)) != 0) {
+			imapd_bad(d, "Bad LIST pattern");
+			return -1;
+		}
+		(void)buf_printf(&full, "%s%s", ref, pat);
+		names_add(&q->pats, full.data != NULL ? full.data : "",
+		    full.len);
+		buf_free(&full);
+	}
+	i = pend;
+	if (i < c->nargs) {
+		if (!imap_arg_is_atom(&c->args[i], "RETURN") ||
+		    i + 1 >= c->nargs || c->args[i + 1].type != IMAP_ARG_LIST ||
+		    imap_arg_next(c, i + 1) != c->nargs ||
+		    list_options(d, i + 1, 1, q) < 0) {
+			imapd_bad(d, "Bad LIST return options");
+			return -1;
+		}
+	}
+	if ((q->opts & RET_STATUS) && status_items_check(d, q->status_at,
+	    q->status_end) < 0) {
+		imapd_bad(d, "Unknown STATUS item");
+		return -1;
+	}
+	return 0;
+}
+
+/* pattern_safe - a pattern that can name something in the Maildir */
+static int
+pattern_safe(const char *p)
+{
+	return strchr(p, '/') == NULL && strstr(p, "..") == NULL &&
+	    p[0] != '~';
+}
+
+/* match_any - the name matches one of the patterns */
+static int
+match_any(const struct names *pats, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pats->n; i++)
+		if (pattern_safe(pats->v[i]) && match_name(pats->v[i], name))
+			return 1;
+	return 0;
+}
+
+/* list_lsub - LSUB reference pattern (RFC 3501 6.3.9) */
+static void
+list_lsub(struct imapd *d, const struct names *pats, const struct names *all)
+{
+	struct names subs = { NULL, 0 };
+	size_t i;
+
+	read_subscriptions(d, &subs);
+	for (i = 0; i < subs.n; i++)
+		if (match_any(pats, subs.v[i]))
+			list_line(d, "LSUB", names_has(all, subs.v[i],
+			    strlen(subs.v[i])) ? "" : "\\Noselect", subs.v[i],
+			    NULL);
+	names_free(&subs);
+}
+
+/* imapd_cmd_list - LIST (RFC 3501, RFC 5258, RFC 5819); LSUB */
 void
 imapd_cmd_list(struct imapd *d, int lsub)
 {
-	static const char *const su[] = { "\\Sent", "\\Drafts", "\\Trash",
-	    "\\Junk", "\\Archive" };
-	struct imap_cmd *c = &d->cmd;
-	char ref[IMAPD_NAME_MAX + 1], pat[IMAPD_NAME_MAX + 1];
-	char full[2 * IMAPD_NAME_MAX + 2];
 	struct names all = { NULL, 0 }, subs = { NULL, 0 }, show = { NULL, 0 };
+	struct names uni = { NULL, 0 };
+	struct listreq q;
 	const char *cmdname = lsub ? "LSUB" : "LIST";
 	size_t i;
 
-	if (imap_cmd_count(c) != 2 || name_arg(d, 0, ref, sizeof(ref)) != 0 ||
-	    name_arg(d, 1, pat, sizeof(pat)) != 0) {
-		imapd_bad(d, "Syntax: %s reference pattern", cmdname);
+	memset(&q, 0, sizeof(q));
+	if (lsub && (imap_cmd_count(&d->cmd) != 2 ||
+	    d->cmd.args[0].type == IMAP_ARG_LIST ||
+	    d->cmd.args[1].type == IMAP_ARG_LIST)) {
+		imapd_bad(d, "Syntax: LSUB reference pattern");
 		return;
 	}
-	if (!lsub && pat[0] == '\0') {
-		list_line(d, "LIST", "\\Noselect", "");
+	if (list_request(d, &q) < 0) {
+		names_free(&q.pats);
+		return;
+	}
+	if (!lsub && q.empty) {
+		/* LIST "ref" "": the hierarchy delimiter. */
+		list_line(d, "LIST", "\\Noselect", "", NULL);
+		names_free(&q.pats);
 		imapd_ok(d, "List completed");
 		return;
 	}
-	if (strlen(ref) + strlen(pat) + 1 >= sizeof(full) ||
-	    strchr(ref, '/') != NULL || strchr(pat, '/') != NULL ||
-	    strstr(ref, "..") != NULL || strstr(pat, "..") != NULL ||
-	    ref[0] == '~' || pat[0] == '~') {
-		/* Nothing outside the Maildir has a name here. */
-		imapd_ok(d, "%s completed", cmdname);
-		return;
-	}
-	memcpy(full, ref, strlen(ref));
-	memcpy(full + strlen(ref), pat, strlen(pat) + 1);
-
 	list_folders(d, &all);
 	names_add(&all, "INBOX", 5);
 	/* Levels that exist only as parents are \Noselect. */
@@ -400,37 +647,95 @@ imapd_cmd_list(struct imapd *d, int lsub)
 				    all.v[i]));
 	}
 	if (lsub) {
+		list_lsub(d, &q.pats, &all);
+		goto done;
+	}
+	if (q.opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED))
 		read_subscriptions(d, &subs);
-		for (i = 0; i < subs.n; i++)
-			if (match_name(full, subs.v[i]))
-				list_line(d, "LSUB", names_has(&all, subs.v[i],
-				    strlen(subs.v[i])) ? "" : "\\Noselect",
-				    subs.v[i]);
-	} else {
-		for (i = 0; i < all.n + show.n; i++) {
-			const char *n = i < all.n ? all.v[i] :
-			    show.v[i - all.n];
-			struct buf attrs = BUF_INIT(256);
-			int sp;
+	for (i = 0; i < all.n; i++)
+		names_add(&uni, all.v[i], strlen(all.v[i]));
+	for (i = 0; i < show.n; i++)
+		names_add(&uni, show.v[i], strlen(show.v[i]));
+	if (q.opts & SEL_SUBSCRIBED) {
+		/* Subscribed names, and the levels above them. */
+		for (i = 0; i < subs.n; i++) {
+			const char *n = subs.v[i], *dot;
 
-			if (!match_name(full, n))
-				continue;
-			if (i >= all.n)
-				(void)buf_append_str(&attrs, "\\Noselect ");
-			(void)buf_append_str(&attrs, has_children(&all, n) ?
-			    "\\HasChildren" : "\\HasNoChildren");
-			if ((sp = folder_special_use(n)) >= 0)
-				(void)buf_printf(&attrs, " %s", su[sp]);
-			list_line(d, "LIST", buf_cstr(&attrs), n);
-			buf_free(&attrs);
+			if (!names_has(&uni, n, strlen(n)))
+				names_add(&uni, n, strlen(n));
+			for (dot = strchr(n, '.'); dot != NULL;
+			    dot = strchr(dot + 1, '.'))
+				if (!names_has(&uni, n, (size_t)(dot - n)))
+					names_add(&uni, n, (size_t)(dot - n));
 		}
 	}
+	for (i = 0; i < uni.n; i++) {
+		const char *n = uni.v[i];
+		size_t len = strlen(n);
+		int exists = names_has(&all, n, len);
+		int parent = names_has(&show, n, len);
+		int sub = names_has(&subs, n, len);
+		int sp = exists ? folder_special_use(n) : -1;
+		int selected = 1, childinfo = 0;
+		struct buf attrs = BUF_INIT(256);
+
+		if (!match_any(&q.pats, n))
+			continue;
+		if ((q.opts & SEL_SUBSCRIBED) && !sub)
+			selected = 0;
+		if ((q.opts & SEL_SPECIAL) && sp < 0)
+			selected = 0;
+		if (!(q.opts & (SEL_SUBSCRIBED | SEL_SPECIAL)) && !exists &&
+		    !parent)
+			selected = 0;
+		if ((q.opts & SEL_RECURSIVE) && (q.opts & SEL_SUBSCRIBED) &&
+		    has_sub_below(&subs, n))
+			childinfo = 1;
+		if (!selected && !childinfo)
+			continue;
+		if (!exists)
+			(void)buf_append_str(&attrs, parent && !d->rev2 ?
+			    "\\Noselect " : "\\NonExistent ");
+		(void)buf_append_str(&attrs, has_children(&all, n) ?
+		    "\\HasChildren" : "\\HasNoChildren");
+		if (sp >= 0)
+			(void)buf_printf(&attrs, " %s", special_attr[sp]);
+		if ((q.opts & (SEL_SUBSCRIBED | RET_SUBSCRIBED)) && sub)
+			(void)buf_append_str(&attrs, " \\Subscribed");
+		list_line(d, "LIST", buf_cstr(&attrs), n, childinfo ?
+		    " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : NULL);
+		buf_free(&attrs);
+		if ((q.opts & RET_STATUS) && exists)
+			(void)status_reply(d, n, q.status_at, q.status_end,
+			    1);
+	}
+done:
 	names_free(&all);
 	names_free(&subs);
 	names_free(&show);
+	names_free(&uni);
+	names_free(&q.pats);
 	if (d->state == IMAPD_SELECTED)
 		imapd_updates(d, 1);
 	imapd_ok(d, "%s completed", cmdname);
+}
+
+/* imapd_list_selected - the LIST line SELECT sends under IMAP4rev2 */
+void
+imapd_list_selected(struct imapd *d)
+{
+	struct names all = { NULL, 0 };
+	struct buf attrs = BUF_INIT(256);
+	int sp = folder_special_use(d->box_name);
+
+	list_folders(d, &all);
+	(void)buf_append_str(&attrs, has_children(&all, d->box_name) ?
+	    "\\HasChildren" : "\\HasNoChildren");
+	if (sp >= 0)
+		(void)buf_printf(&attrs, " %s", special_attr[sp]);
+	list_line(d, "LIST", buf_cstr(&attrs), d->box_name, NULL);
+	buf_free(&attrs);
+	names_free(&all);
 }
 
 /* imapd_cmd_create - CREATE name */
@@ -708,44 +1013,49 @@ imapd_cmd_subscribe(struct imapd *d, int on)
 		imapd_ok(d, "%sSUBSCRIBE completed", on ? "" : "UN");
 }
 
-/* imapd_cmd_status - STATUS name (items) */
-void
-imapd_cmd_status(struct imapd *d)
+/* status_items_check - the STATUS items args[i..end) are known; 0 or -1 */
+static int
+status_items_check(struct imapd *d, size_t i, size_t end)
 {
 	struct imap_cmd *c = &d->cmd;
-	char name[IMAPD_NAME_MAX + 1];
-	const char *error = NULL;
-	struct buf b = BUF_INIT(4096);
-	uint32_t uidvalidity, uidnext;
-	size_t messages, unseen, recent, deleted, i, end;
-	uint64_t size;
-	int fd, r;
 
-	if (imap_cmd_count(c) != 2 ||
-	    (r = name_arg(d, 0, name, sizeof(name))) == -1 ||
-	    c->args[1].type != IMAP_ARG_LIST || c->args[1].sub == 0) {
-		imapd_bad(d, "Syntax: STATUS name (items)");
-		return;
-	}
-	end = imap_arg_next(c, 1);
-	for (i = 2; i < end; i = imap_arg_next(c, i)) {
+	for (; i < end; i = imap_arg_next(c, i)) {
 		const struct imap_arg *a = &c->args[i];
 
 		if (!imap_arg_is_atom(a, "MESSAGES") &&
-		    !imap_arg_is_atom(a, "RECENT") &&
+		    !(imap_arg_is_atom(a, "RECENT") && !d->rev2) &&
 		    !imap_arg_is_atom(a, "UIDNEXT") &&
 		    !imap_arg_is_atom(a, "UIDVALIDITY") &&
 		    !imap_arg_is_atom(a, "UNSEEN") &&
 		    !imap_arg_is_atom(a, "DELETED") &&
-		    !imap_arg_is_atom(a, "SIZE")) {
-			imapd_bad(d, "Unknown STATUS item");
-			return;
-		}
+		    !imap_arg_is_atom(a, "SIZE"))
+			return -1;
 	}
-	if (r < 0 || folder_open(d, name, strlen(name), &fd, &error) < 0) {
-		imapd_no(d, "%s", errno == EINVAL || r < 0 ?
-		    "[CANNOT] Bad mailbox name" : error);
-		return;
+	return 0;
+}
+
+/*
+ * status_reply - "* STATUS name (items)" for the items args[at..end);
+ * 0, or -1 with *error_r (from LIST, quiet: a mailbox that cannot be
+ * read is skipped there and logged)
+ */
+static int
+status_reply(struct imapd *d, const char *name, size_t at, size_t end,
+    int quiet)
+{
+	struct imap_cmd *c = &d->cmd;
+	const char *error = NULL;
+	struct buf b = BUF_INIT(4096);
+	uint32_t uidvalidity, uidnext;
+	size_t messages, unseen, recent, deleted, i;
+	uint64_t size;
+	int fd, r;
+
+	if (folder_open(d, name, strlen(name), &fd, &error) < 0) {
+		if (!quiet)
+			imapd_no(d, "%s", errno == EINVAL ?
+			    "[CANNOT] Bad mailbox name" : error);
+		return -1;
 	}
 	r = index_status(fd, &uidvalidity, &uidnext, &messages, &unseen,
 	    &recent, &size, &deleted, &error);
@@ -753,18 +1063,18 @@ imapd_cmd_status(struct imapd *d)
 	if (r < 0) {
 		imapd_log(d, LOG_WARNING, "status-failed", " error=\"%s\"",
 		    error);
-		imapd_no(d, "[UNAVAILABLE] Cannot read mailbox");
-		return;
+		if (!quiet)
+			imapd_no(d, "[UNAVAILABLE] Cannot read mailbox");
+		return -1;
 	}
-	if (is_inbox(name, strlen(name)))
-		(void)str_copy(name, sizeof(name), "INBOX");
 	(void)buf_append_str(&b, "* STATUS ");
-	(void)imap_write_string(&b, name, strlen(name));
+	(void)imapd_write_mailbox(d, &b, is_inbox(name, strlen(name)) ?
+	    "INBOX" : name);
 	(void)buf_append_str(&b, " (");
-	for (i = 2; i < end; i = imap_arg_next(c, i)) {
+	for (i = at; i < end; i = imap_arg_next(c, i)) {
 		const struct imap_arg *a = &c->args[i];
 
-		if (i > 2)
+		if (i > at)
 			(void)buf_append_char(&b, ' ');
 		if (imap_arg_is_atom(a, "MESSAGES"))
 			(void)buf_printf(&b, "MESSAGES %zu", messages);
@@ -786,6 +1096,33 @@ imapd_cmd_status(struct imapd *d)
 	(void)buf_append_str(&b, ")\r\n");
 	imapd_send(d, b.data, b.len);
 	buf_free(&b);
+	return 0;
+}
+
+/* imapd_cmd_status - STATUS name (items) */
+void
+imapd_cmd_status(struct imapd *d)
+{
+	struct imap_cmd *c = &d->cmd;
+	char name[IMAPD_NAME_MAX + 1];
+	int r;
+
+	if (imap_cmd_count(c) != 2 ||
+	    (r = name_arg(d, 0, name, sizeof(name))) == -1 ||
+	    c->args[1].type != IMAP_ARG_LIST || c->args[1].sub == 0) {
+		imapd_bad(d, "Syntax: STATUS name (items)");
+		return;
+	}
+	if (status_items_check(d, 2, imap_arg_next(c, 1)) < 0) {
+		imapd_bad(d, "Unknown STATUS item");
+		return;
+	}
+	if (r < 0) {
+		imapd_no(d, "[CANNOT] Bad mailbox name");
+		return;
+	}
+	if (status_reply(d, name, 2, imap_arg_next(c, 1), 0) < 0)
+		return;
 	if (d->state == IMAPD_SELECTED)
 		imapd_updates(d, 1);
 	imapd_ok(d, "Status completed");

@@ -25,6 +25,13 @@
  *	whose files went away (only where RFC 9051 7.5.1 allows them, that
  *	is not during FETCH, STORE and SEARCH), FETCH FLAGS for flags that
  *	another session or program changed, EXISTS and RECENT for new mail.
+ *	After ENABLE IMAP4rev2 (RFC 9051) there is no RECENT and no \Recent
+ *	in FLAGS, and SELECT / EXAMINE send a LIST line for the mailbox
+ *	instead of RECENT and the UNSEEN code.
+ *
+ *	"$" as a message set is the SEARCHRES saved result (RFC 5182): the
+ *	messages of the view whose UIDs SEARCH RETURN (SAVE) kept; closing
+ *	the mailbox forgets it.
  *
  *	Sequence sets are never expanded: each message of the view is tested
  *	against the sorted ranges, so "1:4294967295" costs what the folder
@@ -98,7 +105,7 @@ imapd_updates(struct imapd *d, int expunges)
 		d->exists = b->n;
 		imapd_printf(d, "* %zu EXISTS\r\n", b->n);
 	}
-	if (b->recent != d->recent_sent) {
+	if (b->recent != d->recent_sent && !d->rev2) {
 		d->recent_sent = b->recent;
 		imapd_printf(d, "* %u RECENT\r\n", (unsigned)b->recent);
 	}
@@ -112,6 +119,17 @@ imapd_msgset(struct imapd *d, const struct imap_arg *a, int uid,
 	const char *error;
 	size_t i;
 
+	if (a->type == IMAP_ARG_ATOM && a->len == 1 && a->s[0] == '$') {
+		/* SEARCHRES (RFC 5182): the saved UIDs, of messages left. */
+		memset(set, 0, sizeof(*set));
+		for (i = 0; i < d->box.n && i < d->exists; i++)
+			if (imap_seqset_contains(&d->saved, d->box.v[i].uid))
+				imap_seqset_add(set, uid ? d->box.v[i].uid :
+				    (uint32_t)(i + 1), uid ? d->box.v[i].uid :
+				    (uint32_t)(i + 1));
+		imap_seqset_resolve(set, 0);
+		return 0;
+	}
 	if (a->type != IMAP_ARG_ATOM ||
 	    imap_seqset_parse(a->s, a->len, set, &error) < 0) {
 		imapd_bad(d, "Invalid message set");
@@ -255,7 +273,8 @@ imapd_fetch_flags(struct imapd *d, size_t seq, int with_uid)
 	if (with_uid)
 		(void)buf_printf(&b, "UID %u ", (unsigned)m->uid);
 	(void)buf_append_str(&b, "FLAGS ");
-	(void)index_flags_string(&d->box, m->flags, m->kw, &b);
+	(void)index_flags_string(&d->box, IMAPD_SHOWN_FLAGS(d, m->flags),
+	    m->kw, &b);
 	(void)buf_append_str(&b, ")\r\n");
 	imapd_send(d, b.data, b.len);
 	buf_free(&b);
@@ -272,6 +291,7 @@ close_box(struct imapd *d)
 	d->recent_sent = 0;
 	d->box_name[0] = '\0';
 	d->state = IMAPD_AUTH;
+	imap_seqset_free(&d->saved);
 }
 
 /* imapd_cmd_select - SELECT / EXAMINE name */
@@ -282,6 +302,7 @@ imapd_cmd_select(struct imapd *d, int examine)
 	struct imapd_box *b = &d->box;
 	const char *error = NULL;
 	struct buf fl = BUF_INIT(4096);
+	char name[IMAPD_NAME_MAX + 1];
 	size_t i;
 	int fd;
 
@@ -290,8 +311,9 @@ imapd_cmd_select(struct imapd *d, int examine)
 		return;
 	}
 	close_box(d);
-	if (memchr(c->args[0].s, '\0', c->args[0].len) != NULL ||
-	    folder_open(d, c->args[0].s, c->args[0].len, &fd, &error) < 0) {
+	if (imapd_mailbox_in(d, c->args[0].s, c->args[0].len, name,
+	    sizeof(name)) < 0 ||
+	    folder_open(d, name, strlen(name), &fd, &error) < 0) {
 		imapd_no(d, "%s", error != NULL && errno != EINVAL ? error :
 		    "[CANNOT] Bad mailbox name");
 		return;
@@ -307,8 +329,7 @@ imapd_cmd_select(struct imapd *d, int examine)
 	(void)close(fd);
 	d->have_box = 1;
 	d->state = IMAPD_SELECTED;
-	memcpy(d->box_name, c->args[0].s, c->args[0].len);
-	d->box_name[c->args[0].len] = '\0';
+	(void)str_copy(d->box_name, sizeof(d->box_name), name);
 	if (str_eq_nocase(d->box_name, "INBOX"))
 		(void)str_copy(d->box_name, sizeof(d->box_name), "INBOX");
 	d->exists = b->n;
@@ -322,8 +343,12 @@ imapd_cmd_select(struct imapd *d, int examine)
 	imapd_printf(d, "* OK [PERMANENTFLAGS (%s%s)] Flags permitted\r\n",
 	    examine ? "" : buf_cstr(&fl), examine ? "" : " \\*");
 	imapd_printf(d, "* %zu EXISTS\r\n", b->n);
-	imapd_printf(d, "* %u RECENT\r\n", (unsigned)b->recent);
-	for (i = 0; i < b->n; i++)
+	if (d->rev2)
+		imapd_list_selected(d);
+	else
+		imapd_printf(d, "* %u RECENT\r\n", (unsigned)b->recent);
+	/* IMAP4rev2 dropped the UNSEEN response code (RFC 9051 E). */
+	for (i = 0; i < b->n && !d->rev2; i++)
 		if (!(b->v[i].flags & IMAP_FL_SEEN)) {
 			imapd_printf(d, "* OK [UNSEEN %zu] First unseen\r\n",
 			    i + 1);
@@ -369,7 +394,7 @@ imapd_cmd_close(struct imapd *d, int expunge)
 void
 imapd_cmd_expunge(struct imapd *d, int uid)
 {
-	struct imap_seqset set = { NULL, 0 };
+	struct imap_seqset set = { NULL, 0, 0 };
 	size_t i, failed = 0;
 
 	if (imap_cmd_count(&d->cmd) != (uid ? 1u : 0u)) {
@@ -580,10 +605,12 @@ static int
 open_target(struct imapd *d, const struct imap_arg *a, struct imapd_box *t)
 {
 	const char *error = NULL;
+	char name[IMAPD_NAME_MAX + 1];
 	int fd;
 
-	if (!imap_arg_is_string(a) || memchr(a->s, '\0', a->len) != NULL ||
-	    folder_open(d, a->s, a->len, &fd, &error) < 0) {
+	if (!imap_arg_is_string(a) || imapd_mailbox_in(d, a->s, a->len, name,
+	    sizeof(name)) < 0 || folder_open(d, name, strlen(name), &fd,
+	    &error) < 0) {
 		if (error == NULL || errno == EINVAL)
 			imapd_no(d, "[CANNOT] Bad mailbox name");
 		else if (errno == ENOENT)

@@ -7,27 +7,49 @@
  *
  * DESCRIPTION
  *	Every RFC 3501 search key (imapparse.h parses them) with CHARSET
- *	UTF-8 or US-ASCII. Strings match as case-insensitive (ASCII)
- *	substrings. HEADER, FROM, TO, CC, BCC and SUBJECT look at the
- *	unfolded value of the first field of that name; BODY looks at the
- *	body and TEXT at the whole message, as stored (no decoding of
- *	base64, quoted-printable or encoded words yet: see imapd(8)).
- *	BEFORE, ON and SINCE compare the internal date, SENT* the Date:
- *	field, by day in UTC. The text of a message is read only when a
- *	key needs it.
+ *	UTF-8 or US-ASCII. Strings match as case-insensitive substrings of
+ *	the decoded text, in UTF-8: ASCII letters and the Latin-1 letters
+ *	(U+00C0-U+00DE) fold to lower case. HEADER, FROM, TO, CC, BCC and
+ *	SUBJECT look at the unfolded value of the first field of that name
+ *	with its RFC 2047 encoded words decoded (decode_words()). BODY
+ *	looks at the bodies of the text parts (text/..., or no
+ *	Content-Type), each decoded from its Content-Transfer-Encoding and
+ *	converted from its charset (UTF-8, US-ASCII, ISO-8859-1; a part in
+ *	another charset is searched as it is), and at the decoded headers
+ *	of attached messages (message/rfc822); other parts (images,
+ *	application/...) are not searched. TEXT is the decoded header of
+ *	the message and BODY's text. A part whose body does not decode is
+ *	searched as it is stored. BEFORE, ON and SINCE compare the internal
+ *	date, SENT* the Date: field, by day in UTC. The text of a message
+ *	is read, parsed and decoded only when a key needs it, once per
+ *	message.
+ *
+ *	Results: "* SEARCH n..." (RFC 3501), or "* ESEARCH (TAG "t") [UID]
+ *	[MIN n] [MAX n] [ALL set] [COUNT n]" (RFC 4731) when RETURN (...)
+ *	was given or the session ENABLEd IMAP4rev2 (then SEARCH without
+ *	RETURN is RETURN (ALL)). RETURN (SAVE) (RFC 5182) keeps the UIDs
+ *	found (only the MIN and MAX ones if MIN or MAX come without ALL or
+ *	COUNT) as "$" for later commands, until the next SAVE or the
+ *	mailbox is closed; SAVE alone answers no ESEARCH, a SEARCH with SAVE
+ *	that fails leaves "$" empty. "$" as a search
+ *	key (or UID $) matches the saved messages.
  *
  * DIAGNOSTICS
  *	"NO [BADCHARSET (UTF-8 US-ASCII)]" for another charset; BAD for
  *	syntax and "[LIMIT]" for the limits of imapparse.h.
  *
  * SECURITY
- *	Substring search is memmem() on lower-cased copies: linear.
+ *	Substring search is memmem() on folded copies: linear. Decoding
+ *	never grows text by more than twice (decode.h), and MIME structure
+ *	is bounded by mime.h.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
+#include "decode.h"
 #include "imapd.h"
 #include "log.h"
 #include "mime.h"
@@ -41,7 +63,13 @@ struct sctx {
 	struct buf text;
 	int loaded;		/* text read (1) or unreadable (-1) */
 	struct mime_msg mm;
+	struct buf *needles;	/* per node: its string, folded */
+	struct buf fbody;	/* BODY's decoded text, folded */
+	struct buf fhdr;	/* TEXT's decoded header, folded */
+	int body_done, hdr_done;
 };
+
+#define SEARCH_TEXT_MAX	((size_t)256 * 1024 * 1024)	/* decoded text */
 
 /* load - the message's text and top-level parts, once */
 static int
@@ -59,46 +87,68 @@ load(struct sctx *x)
 	return x->loaded;
 }
 
-/* contains - needle in hay, ASCII case ignored */
+/*
+ * fold - append s folded for matching: ASCII A-Z and the UTF-8 Latin-1
+ * capitals U+00C0-U+00DE (but U+00D7) to lower case
+ */
 static int
-contains(const char *hay, size_t hn, const char *needle, size_t nn)
+fold(struct buf *out, const char *s, size_t n)
 {
-	char *h, *n;
 	size_t i;
-	int r;
 
-	if (nn == 0)
-		return 1;
-	if (nn > hn)
-		return 0;
-	h = malloc(hn);
-	n = malloc(nn);
-	if (h == NULL || n == NULL) {
-		free(h);
-		free(n);
-		return 0;
+	if (buf_reserve(out, n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c + 32);
+		else if (c == 0xc3 && i + 1 < n &&
+		    (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9e &&
+		    (unsigned char)s[i + 1] != 0x97) {
+			out->data[out->len++] = (char)c;
+			c = (unsigned char)(s[++i] + 0x20);
+		}
+		out->data[out->len++] = (char)c;
 	}
-	for (i = 0; i < hn; i++)
-		h[i] = (char)(hay[i] >= 'A' && hay[i] <= 'Z' ? hay[i] + 32 :
-		    hay[i]);
-	for (i = 0; i < nn; i++)
-		n[i] = (char)(needle[i] >= 'A' && needle[i] <= 'Z' ?
-		    needle[i] + 32 : needle[i]);
-	r = memmem(h, hn, n, nn) != NULL;
-	free(h);
-	free(n);
-	return r;
+	return 0;
 }
 
-/* header_match - the named field contains str (unfolded) */
+/* contains - the folded needle in the folded hay */
 static int
-header_match(struct sctx *x, const char *name, size_t nlen, const char *str,
-    size_t slen)
+contains(const struct buf *hay, const struct buf *needle)
+{
+	if (needle->len == 0)
+		return 1;
+	if (hay->data == NULL || needle->len > hay->len)
+		return 0;
+	return memmem(hay->data, hay->len, needle->data, needle->len) != NULL;
+}
+
+/* fold_words - a header block or value, encoded words decoded, folded */
+static void
+fold_words(const char *s, size_t n, struct buf *out)
+{
+	struct buf dec = BUF_INIT(SEARCH_TEXT_MAX);
+
+	if (decode_words(s, n, &dec) < 0) {
+		buf_reset(&dec);
+		(void)buf_append(&dec, s, n);
+	}
+	(void)fold(out, dec.data != NULL ? dec.data : "", dec.len);
+	buf_free(&dec);
+}
+
+/* header_match - the named field, decoded, contains the folded needle */
+static int
+header_match(struct sctx *x, const char *name, size_t nlen,
+    const struct buf *needle)
 {
 	char field[IMAP_FIELD_MAX + 1];
-	struct buf u = BUF_INIT(MIME_FIELD_MAX);
+	struct buf u = BUF_INIT(2 * MIME_FIELD_MAX + 16);
 	const char *v;
-	size_t vl, i;
+	size_t vl;
 	int r;
 
 	if (load(x) < 0 || nlen > IMAP_FIELD_MAX)
@@ -108,12 +158,103 @@ header_match(struct sctx *x, const char *name, size_t nlen, const char *str,
 	if (mime_header_find(x->mm.text, x->mm.v[0].hdr_len, field, &v,
 	    &vl) < 0)
 		return 0;
-	for (i = 0; i < vl; i++)
-		if (v[i] != '\r' && v[i] != '\n')
-			(void)buf_append_char(&u, v[i]);
-	r = contains(u.data != NULL ? u.data : "", u.len, str, slen);
+	if (vl > MIME_FIELD_MAX)
+		vl = MIME_FIELD_MAX;
+	fold_words(v, vl, &u);
+	r = contains(&u, needle);
 	buf_free(&u);
 	return r;
+}
+
+/* is_text - a leaf part BODY searches: text/..., or no Content-Type */
+static int
+is_text(const struct mime_part *pt)
+{
+	return pt->defaulted || strcmp(pt->type, "text") == 0;
+}
+
+/* part_text - append a leaf part's body, decoded to UTF-8 when we can */
+static void
+part_text(struct sctx *x, int part, struct buf *out)
+{
+	const struct mime_part *pt = &x->mm.v[part];
+	const char *body = x->mm.text + pt->body_off, *v;
+	struct buf dec = BUF_INIT(SEARCH_TEXT_MAX);
+	char cte[64], cs[64];
+	size_t vl;
+
+	cte[0] = '\0';
+	if (mime_header_find(x->mm.text + pt->hdr_off, pt->hdr_len,
+	    "Content-Transfer-Encoding", &v, &vl) == 0 &&
+	    str_copy_n(cte, sizeof(cte), v, vl) < 0)
+		cte[0] = '\0';
+	if (decode_cte(cte, body, pt->body_len, &dec, NULL) < 0) {
+		buf_reset(&dec);
+		(void)buf_append(&dec, body, pt->body_len);
+	}
+	if (mime_part_charset(&x->mm, part, cs, sizeof(cs)) < 0)
+		cs[0] = '\0';
+	{
+		struct buf u = BUF_INIT(SEARCH_TEXT_MAX);
+
+		if (decode_charset(cs, strlen(cs), dec.data != NULL ?
+		    dec.data : "", dec.len, &u) < 0) {
+			buf_reset(&u);
+			(void)buf_append(&u, dec.data != NULL ? dec.data : "",
+			    dec.len);
+		}
+		(void)fold(out, u.data != NULL ? u.data : "", u.len);
+		(void)buf_append_char(out, '\n');
+		buf_free(&u);
+	}
+	buf_free(&dec);
+}
+
+/* walk_body - BODY's text of part and everything below it */
+static void
+walk_body(struct sctx *x, int part, int depth)
+{
+	const struct mime_part *pt = &x->mm.v[part];
+	int c;
+
+	if (depth > MIME_DEPTH_MAX + 2)
+		return;
+	if (mime_is_message(&x->mm, part)) {
+		c = pt->child;
+		fold_words(x->mm.text + x->mm.v[c].hdr_off,
+		    x->mm.v[c].hdr_len, &x->fbody);
+		walk_body(x, c, depth + 1);
+		return;
+	}
+	if (pt->child >= 0) {
+		for (c = pt->child; c >= 0; c = x->mm.v[c].next)
+			walk_body(x, c, depth + 1);
+		return;
+	}
+	if (is_text(pt))
+		part_text(x, part, &x->fbody);
+}
+
+/* body_text - the message's BODY text, built once */
+static const struct buf *
+body_text(struct sctx *x)
+{
+	if (!x->body_done && load(x) > 0) {
+		walk_body(x, 0, 0);
+		x->body_done = 1;
+	}
+	return &x->fbody;
+}
+
+/* header_text - the message's header, decoded and folded, built once */
+static const struct buf *
+header_text(struct sctx *x)
+{
+	if (!x->hdr_done && load(x) > 0) {
+		fold_words(x->mm.text, x->mm.v[0].hdr_len, &x->fhdr);
+		x->hdr_done = 1;
+	}
+	return &x->fhdr;
 }
 
 /* sent_day - the day of the Date: field, midnight UTC; -1 if none */
@@ -170,6 +311,7 @@ static int
 eval(struct sctx *x, int k)
 {
 	const struct imap_search_node *n = &x->s->v[k];
+	const struct buf *needle = &x->needles[k];
 	const struct imapd_msg *m = x->m;
 	time_t day;
 	int c, kw;
@@ -220,32 +362,121 @@ eval(struct sctx *x, int k)
 	case IMAP_K_SMALLER:
 		return m->vsize < n->num;
 	case IMAP_K_HEADER:
-		return header_match(x, n->hdr, n->hdr_len, n->str, n->str_len);
+		return header_match(x, n->hdr, n->hdr_len, needle);
 	case IMAP_K_BODY:
 		if (load(x) < 0)
 			return 0;
-		return contains(x->mm.text + x->mm.v[0].body_off,
-		    x->mm.v[0].body_len, n->str, n->str_len);
+		return contains(body_text(x), needle);
 	case IMAP_K_TEXT:
 		if (load(x) < 0)
 			return 0;
-		return contains(x->mm.text, x->mm.len, n->str, n->str_len);
+		return contains(header_text(x), needle) ||
+		    contains(body_text(x), needle);
+	case IMAP_K_SAVED:
+		return imap_seqset_contains(&x->d->saved, m->uid);
 	}
 	return 0;
 }
 
-/* imapd_cmd_search - SEARCH [CHARSET c] keys; UID SEARCH */
+/* reset_msg - forget what was loaded for the last message */
+static void
+reset_msg(struct sctx *x)
+{
+	if (x->loaded > 0)
+		mime_free(&x->mm);
+	x->loaded = 0;
+	x->body_done = x->hdr_done = 0;
+	buf_reset(&x->fbody);
+	buf_reset(&x->fhdr);
+}
+
+/* esearch - "* ESEARCH (TAG ..) [UID] ..." for the results in hits */
+static void
+esearch(struct imapd *d, const struct imap_search *s, int uid,
+    const struct imap_seqset *hits, size_t count)
+{
+	struct buf out = BUF_INIT((size_t)-1 / 2);
+
+	(void)buf_append_str(&out, "* ESEARCH (TAG ");
+	(void)imap_write_string(&out, d->tag, strlen(d->tag));
+	(void)buf_append_char(&out, ')');
+	if (uid)
+		(void)buf_append_str(&out, " UID");
+	if (count > 0 && (s->ret & IMAP_RET_MIN))
+		(void)buf_printf(&out, " MIN %u", (unsigned)hits->v[0].lo);
+	if (count > 0 && (s->ret & IMAP_RET_MAX))
+		(void)buf_printf(&out, " MAX %u",
+		    (unsigned)hits->v[hits->n - 1].hi);
+	if (count > 0 && (s->ret & IMAP_RET_ALL)) {
+		(void)buf_append_str(&out, " ALL ");
+		(void)imap_seqset_write(hits, &out);
+	}
+	if (s->ret & IMAP_RET_COUNT)
+		(void)buf_printf(&out, " COUNT %zu", count);
+	(void)buf_append_str(&out, "\r\n");
+	imapd_send(d, out.data, out.len);
+	buf_free(&out);
+}
+
+/* save_result - SEARCHRES: keep the UIDs found (or just MIN / MAX) */
+static void
+save_result(struct imapd *d, const struct imap_search *s,
+    const struct imap_seqset *uids)
+{
+	imap_seqset_free(&d->saved);
+	if ((s->ret & (IMAP_RET_ALL | IMAP_RET_COUNT)) == 0 &&
+	    (s->ret & (IMAP_RET_MIN | IMAP_RET_MAX)) != 0) {
+		if (uids->n == 0)
+			return;
+		if (s->ret & IMAP_RET_MIN)
+			imap_seqset_add(&d->saved, uids->v[0].lo,
+			    uids->v[0].lo);
+		if (s->ret & IMAP_RET_MAX)
+			imap_seqset_add(&d->saved, uids->v[uids->n - 1].hi,
+			    uids->v[uids->n - 1].hi);
+	} else {
+		size_t i;
+
+		for (i = 0; i < uids->n; i++)
+			imap_seqset_add(&d->saved, uids->v[i].lo,
+			    uids->v[i].hi);
+	}
+	imap_seqset_resolve(&d->saved, 0);
+}
+
+/* asks_save - the command starts "RETURN (... SAVE ...)" */
+static int
+asks_save(const struct imap_cmd *c)
+{
+	size_t k, end;
+
+	if (c->nargs < 2 || !imap_arg_is_atom(&c->args[0], "RETURN") ||
+	    c->args[1].type != IMAP_ARG_LIST)
+		return 0;
+	end = imap_arg_next(c, 1);
+	for (k = 2; k < end; k = imap_arg_next(c, k))
+		if (imap_arg_is_atom(&c->args[k], "SAVE"))
+			return 1;
+	return 0;
+}
+
+/* imapd_cmd_search - SEARCH [RETURN (..)] [CHARSET c] keys; UID SEARCH */
 void
 imapd_cmd_search(struct imapd *d, int uid)
 {
 	struct imap_search s;
 	struct sctx x;
+	struct imap_seqset hits = { NULL, 0, 0 }, uids = { NULL, 0, 0 };
 	struct buf out = BUF_INIT((size_t)-1 / 2);
 	const char *error;
 	uint32_t star = d->box.n > 0 ? d->box.v[d->box.n - 1].uid : 0;
-	size_t i;
+	size_t i, count = 0;
+	int ext;
 
 	if (imap_search_parse(&d->cmd, 0, &s, &error) < 0) {
+		/* RFC 5182 2.1: a failed SEARCH ... SAVE empties "$". */
+		if (asks_save(&d->cmd))
+			imap_seqset_free(&d->saved);
 		if (errno == ENOENT)
 			imapd_no(d, "%s", error);
 		else
@@ -253,31 +484,57 @@ imapd_cmd_search(struct imapd *d, int uid)
 			    error);
 		return;
 	}
+	ext = s.ret_given || d->rev2;
+	if (!s.ret_given)
+		s.ret = IMAP_RET_ALL;
+	memset(&x, 0, sizeof(x));
+	x.d = d;
+	x.s = &s;
+	buf_init(&x.text, 0);
+	buf_init(&x.fbody, SEARCH_TEXT_MAX);
+	buf_init(&x.fhdr, SEARCH_TEXT_MAX);
+	x.needles = alloc_calloc(s.n > 0 ? s.n : 1, sizeof(*x.needles));
 	for (i = 0; i < s.n; i++) {
+		buf_init(&x.needles[i], (size_t)-1 / 2);
+		if (s.v[i].str != NULL)
+			(void)fold(&x.needles[i], s.v[i].str, s.v[i].str_len);
 		if (s.v[i].key == IMAP_K_SEQ)
 			imap_seqset_resolve(&s.v[i].set, (uint32_t)d->exists);
 		else if (s.v[i].key == IMAP_K_UID)
 			imap_seqset_resolve(&s.v[i].set, star);
 	}
-	memset(&x, 0, sizeof(x));
-	x.d = d;
-	x.s = &s;
-	buf_init(&x.text, 0);
 	(void)buf_append_str(&out, "* SEARCH");
 	for (i = 0; i < d->box.n && i < d->exists; i++) {
 		x.m = &d->box.v[i];
 		x.seq = i + 1;
-		x.loaded = 0;
-		if (!x.m->gone && eval(&x, 0))
-			(void)buf_printf(&out, " %u", uid ?
-			    (unsigned)d->box.v[i].uid : (unsigned)(i + 1));
-		if (x.loaded > 0)
-			mime_free(&x.mm);
+		if (!x.m->gone && eval(&x, 0)) {
+			uint32_t v = uid ? d->box.v[i].uid : (uint32_t)(i + 1);
+
+			if (!ext)
+				(void)buf_printf(&out, " %u", (unsigned)v);
+			imap_seqset_add(&hits, v, v);
+			imap_seqset_add(&uids, d->box.v[i].uid,
+			    d->box.v[i].uid);
+			count++;
+		}
+		reset_msg(&x);
 	}
 	(void)buf_append_str(&out, "\r\n");
-	imapd_send(d, out.data, out.len);
+	if (!ext)
+		imapd_send(d, out.data, out.len);
+	else if (s.ret != IMAP_RET_SAVE)
+		esearch(d, &s, uid, &hits, count);
+	if (s.ret & IMAP_RET_SAVE)
+		save_result(d, &s, &uids);
 	buf_free(&out);
 	buf_free(&x.text);
+	buf_free(&x.fbody);
+	buf_free(&x.fhdr);
+	for (i = 0; i < s.n; i++)
+		buf_free(&x.needles[i]);
+	free(x.needles);
+	imap_seqset_free(&hits);
+	imap_seqset_free(&uids);
 	imap_search_free(&s);
 	imapd_updates(d, uid);
 	imapd_ok(d, "Search completed");

@@ -32,6 +32,8 @@
  *
  *	STARTTLS: "OK", then io_start_tls_server(), which throws away
  *	whatever the client sent after the command in plaintext (I1).
+ *	ENABLE IMAP4rev2 switches the session to RFC 9051 where it differs
+ *	from RFC 3501 (d->rev2; see imapd(8) for the list).
  *	IDLE (RFC 2177) waits for "DONE" while inotify on new/ and cur/ of
  *	the selected folder wakes it to report changes; a line other than
  *	DONE is BAD and ends IDLE; IDLE ends after imap_idle_timeout (I9).
@@ -116,12 +118,17 @@ imapd_bad(struct imapd *d, const char *fmt, ...)
 		die_bye(d, "Too many invalid commands", "bad-commands");
 }
 
-/* imapd_capability - the capability list for now */
+/*
+ * imapd_capability - the capability list for now. LITERAL+ (RFC 7888)
+ * stays: it is a superset of the LITERAL- that IMAP4rev2 implies, and a
+ * server announces one of the two.
+ */
 void
 imapd_capability(struct imapd *d, struct buf *out)
 {
-	(void)buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE "
-	    "IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE BINARY");
+	(void)buf_append_str(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID "
+	    "ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
+	    "BINARY ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS STATUS=SIZE");
 	if (d->state == IMAPD_NOTAUTH) {
 		if (!io_is_tls(d->io) && d->tls_ctx != NULL)
 			(void)buf_append_str(out, " STARTTLS");
@@ -331,12 +338,17 @@ cmd_id(struct imapd *d)
 	imapd_ok(d, "ID completed");
 }
 
-/* cmd_enable - ENABLE (RFC 5161): nothing to enable yet but known words */
+/*
+ * cmd_enable - ENABLE (RFC 5161): IMAP4rev2 is the one capability that
+ * needs enabling; "* ENABLED" lists it the first time only, unknown names
+ * are ignored
+ */
 static void
 cmd_enable(struct imapd *d)
 {
 	struct imap_cmd *c = &d->cmd;
 	size_t i;
+	int now = 0;
 
 	if (c->nargs == 0) {
 		imapd_bad(d, "ENABLE needs capability names");
@@ -347,8 +359,12 @@ cmd_enable(struct imapd *d)
 			imapd_bad(d, "Syntax error in ENABLE");
 			return;
 		}
-	/* No capability of ours needs enabling: RFC 5161 "* ENABLED". */
-	imapd_printf(d, "* ENABLED\r\n");
+	for (i = 0; i < c->nargs; i = imap_arg_next(c, i))
+		if (imap_arg_is_atom(&c->args[i], "IMAP4rev2") && !d->rev2)
+			d->rev2 = now = 1;
+	imapd_printf(d, "* ENABLED%s\r\n", now ? " IMAP4rev2" : "");
+	if (now)
+		imapd_log(d, LOG_INFO, "enable", " capability=IMAP4rev2");
 	imapd_ok(d, "Enabled");
 }
 
@@ -609,7 +625,7 @@ imapd_session(struct imapd *d)
 	char tag[IMAP_TAG_MAX + 1];
 
 	buf_init(&d->cmdbuf, IMAPD_CMD_MAX);
-	{
+	if (!d->handed_off) {
 		struct buf b = BUF_INIT(4096);
 
 		imapd_capability(d, &b);

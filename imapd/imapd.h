@@ -54,6 +54,7 @@
 #define IMAPD_NAME_MAX		200	/* octets of a mailbox name */
 #define IMAPD_FOLDERS_MAX	10000	/* folders LIST looks at */
 #define IMAPD_IMPLEMENTATION	"mailstack-imapd"
+#define IMAPD_USER_PROGRAM	"imapd-user"	/* after login (handoff.h) */
 #define IMAPD_INDEX_FILE	"imapd.index"
 #define IMAPD_LOCK_FILE		"imapd.lock"
 #define IMAPD_KEYWORDS_FILE	"dovecot-keywords"
@@ -114,6 +115,7 @@ struct imapd {
 	struct io *io;
 	SSL_CTX *tls_ctx;
 	int implicit_tls;
+	int handed_off;		/* imapd-user: no greeting, logged in */
 	char client[INET6_ADDRSTRLEN];
 	unsigned char tkey[THROTTLE_KEY_LEN];
 	int have_tkey;
@@ -134,6 +136,7 @@ struct imapd {
 	int have_box;
 	size_t exists;		/* messages the client knows of */
 	uint32_t recent_sent;	/* the last RECENT count sent */
+	struct imap_seqset saved;	/* SEARCHRES "$": UIDs, resolved */
 
 	uint64_t sent_msgs, sent_octets;	/* step 7 */
 	struct imap_cmd cmd;
@@ -168,6 +171,8 @@ void imapd_capability(struct imapd *d, struct buf *out);
 void imapd_cmd_login(struct imapd *d);
 void imapd_cmd_authenticate(struct imapd *d);
 int imapd_login_allowed(const struct imapd *d);
+struct handoff;
+void imapd_handed_login(struct imapd *d, const struct handoff *h);
 
 /* imapd-index.c */
 #define IMAPD_OPEN_READONLY	0x01
@@ -206,6 +211,10 @@ void imapd_cmd_delete(struct imapd *d);
 void imapd_cmd_rename(struct imapd *d);
 void imapd_cmd_subscribe(struct imapd *d, int on);
 void imapd_cmd_status(struct imapd *d);
+void imapd_list_selected(struct imapd *d);
+int imapd_mailbox_in(struct imapd *d, const char *s, size_t len, char *out,
+    size_t size);
+int imapd_write_mailbox(struct imapd *d, struct buf *out, const char *name);
 
 /* imapd-mailbox.c */
 void imapd_cmd_select(struct imapd *d, int examine);
@@ -220,6 +229,10 @@ int imapd_msgset(struct imapd *d, const struct imap_arg *a, int uid,
 int imapd_parse_flags(struct imapd *d, const struct imap_cmd *c, size_t i,
     struct imapd_box *b, uint8_t *flags_r, uint32_t *kw_r, int create);
 int imapd_read_message(struct imapd *d, struct imapd_msg *m, struct buf *out);
+
+/* The flags a FETCH shows: no \Recent after ENABLE IMAP4rev2. */
+#define IMAPD_SHOWN_FLAGS(d, f) \
+	((uint8_t)((d)->rev2 ? ((f) & ~IMAP_FL_RECENT) : (f)))
 
 /* imapd-fetch.c */
 void imapd_cmd_fetch(struct imapd *d, int uid);

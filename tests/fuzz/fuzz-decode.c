@@ -60,6 +60,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r2 != r || (r == 0 && (a.len != b.len ||
 	    (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))))
 		abort();
+	/* RFC 2047 words: never more than twice the input, never fails
+	 * but for the output limit. */
+	buf_reset(&a);
+	r = decode_words(in, len, &a);
+	if ((r == 0 && a.len > 2 * len) || (r < 0 && max > 2 * len) ||
+	    a.len > max)
+		abort();
 	buf_free(&a);
 	buf_free(&b);
 	return 0;

@@ -50,6 +50,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_reset(&b);
 		(void)mime_header_fields(text + p->hdr_off, p->hdr_len, names,
 		    lens, 3, (int)(i & 1), &b);
+		{
+			char cs[64];
+
+			if (mime_part_charset(&m, (int)i, cs, sizeof(cs)) == 0 &&
+			    (cs[0] == '\0' || memchr(cs, '\0',
+			    sizeof(cs)) == NULL))
+				abort();
+		}
 	}
 	for (path[0] = 1; path[0] <= 3; path[0]++)
 		for (path[1] = 1; path[1] <= 3; path[1]++)

@@ -450,7 +450,85 @@ def collect(w, n):
         got = fetch_items(w.ok(b"FETCH %d (%s)" % (seq, b" ".join(names))))
         parts[seq] = got.get(seq, {})
     searches = {k: search_result(w.ok(b"SEARCH " + k)) for k in SEARCHES}
-    return meta, parts, searches
+    return meta, parts, searches, collect_ext(w)
+
+
+# SEARCH keys with UTF-8 text (sent as literals with CHARSET UTF-8): the
+# corpus has it in quoted-printable and base64 bodies and in RFC 2047
+# encoded words; the text must match decoded, case ignored for ASCII and
+# Latin-1 letters.
+DECODED_SEARCHES = [
+    (b"BODY", "café crème"), (b"BODY", "Schöne Grüße"),
+    (b"BODY", "CAFÉ CRÈME"), (b"BODY", "NAÏVE"), (b"BODY", "ünïcödé"),
+    (b"BODY", "日本語"), (b"TEXT", "½ price"),
+    (b"SUBJECT", "Grüße aus"), (b"SUBJECT", "RÉUNION"),
+    (b"SUBJECT", "Отчёт"), (b"FROM", "Jürgen"), (b"FROM", "MÜLLER"),
+    (b"FROM", "søren"), (b"TEXT", "Ólafur"),
+]
+
+ESEARCHES = [
+    b"RETURN (MIN MAX COUNT) FLAGGED", b"RETURN (ALL) UNSEEN",
+    b"RETURN () SMALLER 3000", b"RETURN (COUNT) SUBJECT \"nothing-at-all\"",
+    b"RETURN (MIN MAX ALL COUNT) NOT DELETED",
+]
+
+# Diff.Gone is created, subscribed and deleted: a subscription without a
+# mailbox (Dovecot refuses to subscribe a name that does not exist).
+FOLDERS = [b"Diff", b"Diff.Sub", b"Diff.Other", b"Diff.Sub.Deep", b"Diff.Gone"]
+SUBSCRIBE = [b"Diff.Sub", b"Diff.Gone", b"Diff.Sub.Deep"]
+LISTS = [
+    b'LIST (SUBSCRIBED) "" "Diff*"',
+    b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "Diff.%"',
+    b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "Diff"',
+    b'LIST "" "Diff*" RETURN (SUBSCRIBED CHILDREN)',
+    b'LIST "" ("Diff" "Diff.Sub") RETURN (STATUS (MESSAGES UNSEEN))',
+]
+
+
+def esearch_items(untagged):
+    """The result items of an untagged ESEARCH (after the TAG), as pairs."""
+    for r in untagged:
+        v = parse(r)
+        if len(v) >= 2 and v[0] == b"*" and v[1].upper() == b"ESEARCH":
+            items = v[3:] if len(v) > 2 and isinstance(v[2], list) else v[2:]
+            if items and items[0] == b"UID":
+                items = items[1:]
+            return sorted(zip(items[::2], items[1::2]))
+    return None
+
+
+def list_items(untagged, children):
+    """LIST and STATUS answers as comparable tuples. Without RETURN
+    (CHILDREN) Dovecot leaves out \\HasChildren and \\HasNoChildren and we
+    send them (RFC 5258 4 lets a server send them unasked): not compared."""
+    out = set()
+    for r in untagged:
+        v = parse(r)
+        if len(v) >= 5 and v[1] == b"LIST":
+            attrs = tuple(sorted(a.lower() for a in v[2] if children or
+                                 a.lower() not in (b"\\haschildren",
+                                                   b"\\hasnochildren")))
+            out.add((b"LIST", v[4], attrs, repr(v[5:]).encode()))
+        elif len(v) >= 4 and v[1] == b"STATUS":
+            out.add((b"STATUS", v[2], repr(v[3]).encode()))
+    return out
+
+
+def collect_ext(w):
+    """Decoded SEARCH, ESEARCH and LIST-EXTENDED answers."""
+    dec = {}
+    for key, text in DECODED_SEARCHES:
+        dec[(key, text)] = search_result(w.ok(
+            b"SEARCH CHARSET UTF-8 " + key + b" {}", [text.encode()]))
+    es = {k: esearch_items(w.ok(b"SEARCH " + k)) for k in ESEARCHES}
+    for f in FOLDERS:
+        w.ok(b"CREATE " + f)
+    for f in SUBSCRIBE:
+        w.ok(b"SUBSCRIBE " + f)
+    w.ok(b"DELETE Diff.Gone")
+    w.ok(b'APPEND Diff.Sub {}', [b"Subject: x\r\n\r\nbody\r\n"])
+    lists = {k: list_items(w.ok(k), b"CHILDREN" in k) for k in LISTS}
+    return dec, es, lists
 
 
 @pytest.fixture(scope="module")
@@ -600,6 +678,31 @@ def test_every_part(both):
     bad, used = compare(ours[1], theirs[1])
     assert not bad, bad[:5]
     assert {k for k in EXCEPTIONS if k[1].startswith(b"BODY[")} == used
+
+
+def test_search_decoded(both):
+    ours, theirs, msgs = both
+    for k in DECODED_SEARCHES:
+        o, t = ours[3][0][k], theirs[3][0][k]
+        assert o == t, (k, sorted(o ^ t)[:20])
+    # Each key finds something: the corpus has the text in every form.
+    assert all(ours[3][0][k] for k in DECODED_SEARCHES), \
+        [k for k in DECODED_SEARCHES if not ours[3][0][k]]
+
+
+def test_esearch(both):
+    ours, theirs, _ = both
+    for k in ESEARCHES:
+        assert ours[3][1][k] is not None, k
+        assert ours[3][1][k] == theirs[3][1][k], k
+
+
+def test_list_extended(both):
+    ours, theirs, _ = both
+    for k in LISTS:
+        assert ours[3][2][k], k
+        assert ours[3][2][k] == theirs[3][2][k], (k, ours[3][2][k] ^
+                                                  theirs[3][2][k])
 
 
 def test_search(both):

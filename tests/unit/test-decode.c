@@ -35,6 +35,14 @@ is(const struct buf *b, const char *p, size_t n)
 	TEST_ASSERT(is(&b, (want), strlen(want))); \
 } while (0)
 
+#define WORDS(in, want) do { \
+	buf_reset(&b); \
+	TEST_ASSERT_INT(decode_words((in), strlen(in), &b), 0); \
+	TEST_ASSERT(is(&b, (want), strlen(want))); \
+	if (!is(&b, (want), strlen(want))) \
+		printf("  got \"%.*s\"\n", (int)b.len, b.data); \
+} while (0)
+
 int
 main(void)
 {
@@ -161,6 +169,52 @@ main(void)
 	(void)buf_append_str(&b, "x");
 	TEST_ASSERT_INT(decode_qp("=41", 3, &b, NULL), 0);
 	TEST_ASSERT(is(&b, "xA", 2));
+	TEST_END();
+
+	TEST_BEGIN("RFC 2047 encoded words");
+	WORDS("=?UTF-8?B?w6lsw6h2ZQ==?=", "\xc3\xa9l\xc3\xa8ve");
+	WORDS("=?utf-8?q?caf=C3=A9_cr=C3=A8me?=", "caf\xc3\xa9 cr\xc3\xa8me");
+	WORDS("=?ISO-8859-1?Q?a=E9b?=", "a\xc3\xa9" "b");
+	WORDS("=?iso-8859-1?B?6Q==?=", "\xc3\xa9");
+	WORDS("=?US-ASCII*en?Q?plain?=", "plain");
+	WORDS("Re: =?UTF-8?Q?x?= tail", "Re: x tail");
+	TEST_END();
+
+	TEST_BEGIN("RFC 2047 whitespace between encoded words");
+	WORDS("=?UTF-8?Q?a?= =?UTF-8?Q?b?=", "ab");
+	WORDS("=?UTF-8?Q?a?=\r\n\t=?UTF-8?Q?b?=", "ab");
+	WORDS("=?UTF-8?Q?a?= x =?UTF-8?Q?b?=", "a x b");
+	WORDS("plain  words", "plain  words");
+	WORDS("a\r\n b", "a b");
+	TEST_END();
+
+	TEST_BEGIN("RFC 2047 malformed words stay as they are");
+	WORDS("=?UTF-8?Q?a b?=", "=?UTF-8?Q?a b?=");
+	WORDS("=?UTF-8?X?abc?=", "=?UTF-8?X?abc?=");
+	WORDS("=?KOI8-R?Q?abc?=", "=?KOI8-R?Q?abc?=");
+	WORDS("=?UTF-8?B?!!!?=", "=?UTF-8?B?!!!?=");
+	WORDS("=?UTF-8?Q?=4?=", "=?UTF-8?Q?=4?=");
+	WORDS("=?UTF-8?Q?abc", "=?UTF-8?Q?abc");
+	WORDS("=??Q?abc?=", "=??Q?abc?=");
+	WORDS("=?", "=?");
+	WORDS("x=?UTF-8?Q?y?=", "xy");
+	TEST_END();
+
+	TEST_BEGIN("charset conversion");
+	buf_reset(&b);
+	TEST_ASSERT_INT(decode_charset("latin1", 6, "\xff\x41", 2, &b), 0);
+	TEST_ASSERT(is(&b, "\xc3\xbf" "A", 3));
+	buf_reset(&b);
+	TEST_ASSERT_INT(decode_charset("", 0, "\xff", 1, &b), 0);
+	TEST_ASSERT(is(&b, "\xff", 1));
+	errno = 0;
+	TEST_ASSERT_INT(decode_charset("Shift_JIS", 9, "a", 1, &b), -1);
+	TEST_ASSERT_INT(errno, EINVAL);
+	buf_reset(&small);
+	TEST_ASSERT_INT(decode_charset("latin1", 6, "\xe9\xe9\xe9", 3,
+	    &small), -1);
+	buf_reset(&small);
+	TEST_ASSERT_INT(decode_words("=?UTF-8?Q?abcdefgh?=", 20, &small), -1);
 	TEST_END();
 
 	buf_free(&b);

@@ -163,11 +163,114 @@ main(void)
 	free(big);
 	TEST_END();
 
+	TEST_BEGIN("ESEARCH RETURN options and SEARCHRES $");
+	TEST_ASSERT_INT(parse("s SEARCH RETURN (MIN MAX COUNT) UNSEEN", &c,
+	    copy, sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), 0);
+	TEST_ASSERT_INT(s.ret_given, 1);
+	TEST_ASSERT_INT(s.ret, IMAP_RET_MIN | IMAP_RET_MAX | IMAP_RET_COUNT);
+	imap_search_free(&s);
+	TEST_ASSERT_INT(parse("s SEARCH RETURN () CHARSET UTF-8 ALL", &c,
+	    copy, sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), 0);
+	TEST_ASSERT_INT(s.ret, IMAP_RET_ALL);
+	TEST_ASSERT_INT(s.utf8, 1);
+	imap_search_free(&s);
+	TEST_ASSERT_INT(parse("s SEARCH RETURN (SAVE) FLAGGED", &c, copy,
+	    sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), 0);
+	TEST_ASSERT_INT(s.ret, IMAP_RET_SAVE);
+	imap_search_free(&s);
+	TEST_ASSERT_INT(parse("s SEARCH RETURN (PARTIAL 1:5) ALL", &c, copy,
+	    sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), -1);
+	TEST_ASSERT_INT(errno, EINVAL);
+	TEST_ASSERT_INT(parse("s SEARCH RETURN ALL", &c, copy,
+	    sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), -1);
+	TEST_ASSERT_INT(parse("s SEARCH RETURN (ALL)", &c, copy,
+	    sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), -1);
+	TEST_ASSERT_INT(parse("s SEARCH $ OR UID $ 1:3", &c, copy,
+	    sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), 0);
+	TEST_ASSERT_INT(s.v[s.v[0].child].key, IMAP_K_SAVED);
+	TEST_ASSERT_INT(s.v[s.v[s.v[s.v[0].child].next].child].key,
+	    IMAP_K_SAVED);
+	imap_search_free(&s);
+	TEST_ASSERT_INT(parse("s SEARCH $$", &c, copy, sizeof(copy)), 0);
+	TEST_ASSERT_INT(imap_search_parse(&c, 0, &s, &error), -1);
+	TEST_END();
+
+	TEST_BEGIN("sequence sets built and written");
+	memset(&set, 0, sizeof(set));
+	for (i = 1; i <= 5; i++)
+		imap_seqset_add(&set, (uint32_t)i, (uint32_t)i);
+	imap_seqset_add(&set, 9, 9);
+	imap_seqset_add(&set, 4294967295U, 4294967295U);
+	imap_seqset_resolve(&set, 0);
+	buf_reset(&b);
+	TEST_ASSERT_INT(imap_seqset_write(&set, &b), 0);
+	TEST_ASSERT_STR(buf_cstr(&b), "1:5,9,4294967295");
+	imap_seqset_free(&set);
+	for (i = 0; i < 40; i++)
+		imap_seqset_add(&set, (uint32_t)(2 * i + 1),
+		    (uint32_t)(2 * i + 1));
+	TEST_ASSERT_INT(set.n, 40);
+	TEST_ASSERT(imap_seqset_contains(&set, 79));
+	TEST_ASSERT(!imap_seqset_contains(&set, 78));
+	imap_seqset_free(&set);
+	TEST_END();
+
+	TEST_BEGIN("LIST-EXTENDED syntax");
+	TEST_ASSERT_INT(parse("l LIST (SUBSCRIBED RECURSIVEMATCH) \"\" "
+	    "(\"INBOX\" \"Work.*\") RETURN (CHILDREN STATUS (MESSAGES SIZE))",
+	    &c, copy, sizeof(copy)), 0);
+	TEST_ASSERT_INT(c.args[0].type, IMAP_ARG_LIST);
+	TEST_ASSERT_INT(c.args[0].sub, 2);
+	TEST_ASSERT_INT(imap_cmd_count(&c), 5);
+	TEST_ASSERT(imap_arg_is_atom(&c.args[imap_arg_next(&c,
+	    imap_arg_next(&c, imap_arg_next(&c, 0)))], "RETURN"));
+	TEST_END();
+
 	TEST_BEGIN("modified UTF-7");
 	TEST_ASSERT(imap_mutf7_valid("Entw&APw-rfe", 12));
 	TEST_ASSERT(!imap_mutf7_valid("&AGE", 4));
 	TEST_ASSERT(!imap_mutf7_valid("&AGE-", 5));	/* 'a' encoded */
 	TEST_ASSERT(imap_mutf7_valid("a&-b", 4));
+	TEST_END();
+
+	TEST_BEGIN("UTF-8 names to modified UTF-7 (IMAP4rev2)");
+	{
+		static const char *const pairs[][2] = {
+			{ "Entw\xc3\xbcrfe", "Entw&APw-rfe" },
+			{ "A&B", "A&-B" },
+			{ "plain", "plain" },
+			{ "\xe5\x8f\xb0\xe5\x8c\x97", "&U,BTFw-" },
+			{ "\xf0\x9f\x93\xa7 mail", "&2D3c5w- mail" },
+			{ "\xc3\xa9t\xc3\xa9", "&AOk-t&AOk-" },
+		};
+		struct buf back = BUF_INIT(1024);
+
+		for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+			buf_reset(&b);
+			TEST_ASSERT_INT(imap_utf8_to_mutf7(pairs[i][0],
+			    strlen(pairs[i][0]), &b), 0);
+			TEST_ASSERT_STR(buf_cstr(&b), pairs[i][1]);
+			TEST_ASSERT(imap_mutf7_valid(b.data, b.len));
+			buf_reset(&back);
+			TEST_ASSERT_INT(imap_mutf7_to_utf8(b.data, b.len,
+			    &back), 0);
+			TEST_ASSERT_STR(buf_cstr(&back), pairs[i][0]);
+		}
+		buf_free(&back);
+		buf_reset(&b);
+		TEST_ASSERT_INT(imap_utf8_to_mutf7("a\xc3", 2, &b), -1);
+		TEST_ASSERT_INT(imap_utf8_to_mutf7("\xc0\xaf", 2, &b), -1);
+		TEST_ASSERT_INT(imap_utf8_to_mutf7("a\tb", 3, &b), -1);
+		TEST_ASSERT_INT(imap_utf8_to_mutf7("\xed\xa0\x80", 3, &b),
+		    -1);
+	}
 	TEST_END();
 
 	TEST_BEGIN("dates");
