@@ -15,6 +15,8 @@
 # helper programs for the integration tests, tests/fuzz/fuzz-*.c are fuzz
 # targets. A program is listed in PROGRAMS with its sources in NAME_SRCS.
 
+.DEFAULT_GOAL := all
+
 BUILD ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -81,6 +83,12 @@ endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_template,$(p))))
 PROGRAM_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
+# pop3d-user and imapd-user are pop3d and imapd under a second name: the
+# post-login half, which make install makes set-uid to the mail user.
+USER_BINS := $(foreach p,pop3d imapd,$(if $(filter $(p),$(PROGRAMS)),$(BUILD)/bin/$(p)-user))
+$(BUILD)/bin/%-user: $(BUILD)/bin/%
+	cp -f $< $@
+
 # --- tests -------------------------------------------------------------------
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
@@ -99,7 +107,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 .PHONY: all deps check unit-tests test-programs sanitize fuzz fuzz-build \
 	fuzz-run demo bench install clean
 
-all: $(PROGRAM_BINS) $(LIBCOMMON)
+all: $(PROGRAM_BINS) $(USER_BINS) $(LIBCOMMON)
 
 deps:
 	@scripts/deps build
@@ -122,7 +130,7 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBCOMMON) | $(BUILD)/tes
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCOMMON) $(LIBS)
 
 unit-tests: $(UNIT_BINS)
-test-programs: $(PROGRAM_BINS) $(UNIT_BINS) $(TOOL_BINS)
+test-programs: $(PROGRAM_BINS) $(USER_BINS) $(UNIT_BINS) $(TOOL_BINS)
 
 # check installs what it needs first (as root) or names it (otherwise), so a
 # fresh Debian machine needs nothing but this command.
@@ -164,7 +172,7 @@ demo:
 bench:
 	@scripts/deps bench
 	@$(MAKE) --no-print-directory all
-	@bench/run
+	@BUILD=$(BUILD) bench/run
 
 # Every program goes to PREFIX/libexec/mailstack (they find each other there,
 # see common/progpath.c); the ones people type get a link in PREFIX/sbin.
@@ -174,7 +182,8 @@ SBIN_LINKS = maild mailctl sendmail deliver
 install: all
 	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(PREFIX)/sbin \
 	    $(DESTDIR)$(PREFIX)/share/mailstack
-	$(if $(PROGRAM_BINS),install -m 755 $(PROGRAM_BINS) $(DESTDIR)$(LIBEXEC)/)
+	$(if $(PROGRAM_BINS),install -m 755 $(PROGRAM_BINS) $(USER_BINS) $(DESTDIR)$(LIBEXEC)/)
+	@scripts/install-privileges $(DESTDIR)$(LIBEXEC)
 	@for p in $(SBIN_LINKS); do \
 		if [ -f $(BUILD)/bin/$$p ]; then \
 			echo "ln -sf ../libexec/mailstack/$$p $(DESTDIR)$(PREFIX)/sbin/$$p"; \

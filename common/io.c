@@ -161,6 +161,7 @@ struct io {
 	int64_t deadline;	/* CLOCK_MONOTONIC ms, or -1 for none */
 	SSL *ssl;		/* NULL until TLS starts */
 	int dead;		/* errno of a fatal TLS failure, or 0 */
+	int secure;		/* TLS ended in the process before us */
 	size_t ipos;		/* next unread byte of ibuf */
 	size_t ilen;		/* bytes in ibuf */
 	size_t ostart;		/* first byte of obuf not yet written */
@@ -932,7 +933,58 @@ io_start_tls_client(struct io *io, SSL_CTX *ctx, const char *sni,
 int
 io_is_tls(const struct io *io)
 {
-	return io->ssl != NULL && io->dead == 0;
+	return (io->ssl != NULL && io->dead == 0) || io->secure;
+}
+
+/* io_set_secure - the peer is behind a TLS proxy (a login process) */
+void
+io_set_secure(struct io *io)
+{
+	io->secure = 1;
+}
+
+/* io_preload - put n bytes read by another process in front; -1/ENOBUFS */
+int
+io_preload(struct io *io, const void *p, size_t n)
+{
+	if (io->ipos != io->ilen || n > sizeof(io->ibuf)) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	memcpy(io->ibuf, p, n);
+	io->ipos = 0;
+	io->ilen = n;
+	return 0;
+}
+
+/* io_fd_write_all - n octets to a plain fd, through short writes, EINTR */
+int
+io_fd_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = write(fd, c, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		c += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* io_fd_in - the descriptor reads come from (for poll) */
+int
+io_fd_in(const struct io *io)
+{
+	return io->fd_in;
 }
 
 /* io_tls_describe - append "PROTOCOL CIPHER" to out; -1/EINVAL if no TLS */
@@ -945,6 +997,8 @@ io_tls_describe(const struct io *io, struct buf *out)
 		errno = EINVAL;
 		return -1;
 	}
+	if (io->ssl == NULL)
+		return buf_printf(out, "via-login-process");
 	cipher = SSL_get_cipher_name(io->ssl);
 	return buf_printf(out, "%s %s", SSL_get_version(io->ssl),
 	    cipher != NULL ? cipher : "unknown");

@@ -66,6 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "maildir.h"
 #include "str.h"
 
@@ -313,29 +314,11 @@ maildir_msg_begin(struct maildir *md, struct maildir_msg *m,
 	return -1;
 }
 
-/* write_all - write n bytes to fd, retrying short writes and EINTR */
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* flush - write out the buffered bytes */
 static int
 flush(struct maildir_msg *m)
 {
-	if (m->wlen > 0 && write_all(m->fd, m->wbuf, m->wlen) < 0)
+	if (m->wlen > 0 && io_fd_write_all(m->fd, m->wbuf, m->wlen) < 0)
 		return -1;
 	m->wlen = 0;
 	return 0;
@@ -360,7 +343,7 @@ maildir_msg_write(struct maildir_msg *m, const void *p, size_t n)
 		if (flush(m) < 0)
 			return -1;
 		if (n >= sizeof(m->wbuf))
-			return write_all(m->fd, s, n);
+			return io_fd_write_all(m->fd, s, n);
 	}
 	memcpy(m->wbuf + m->wlen, s, n);
 	m->wlen += n;

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "buf.h"
 #include "maildir.h"
 #include "quota.h"
@@ -320,24 +321,6 @@ count_all(int maildir_fd, struct quota_usage *u, const char **error_r)
 	return 0;
 }
 
-/* write_all - write n bytes, retrying EINTR and short writes */
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* quota_recalc - count the mailbox and replace maildirsize */
 int
 quota_recalc(int maildir_fd, uint64_t limit, struct quota_usage *u,
@@ -375,7 +358,7 @@ quota_recalc(int maildir_fd, uint64_t limit, struct quota_usage *u,
 		*error_r = "cannot create maildirsize";
 		return -1;
 	}
-	if (write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
+	if (io_fd_write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		(void)close(fd);
 		(void)unlinkat(tmp_fd, name, 0);

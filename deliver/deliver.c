@@ -75,6 +75,7 @@
 #include "deliver.h"
 #include "fail.h"
 #include "log.h"
+#include "privdrop.h"
 #include "str.h"
 #include "userdb.h"
 #include "utf8.h"
@@ -611,7 +612,7 @@ main(int argc, char **argv)
 	struct expansion x;
 	struct result res;
 	struct addr a;
-	const char *eol;
+	const char *eol, *why = NULL;
 	int ch;
 
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -640,6 +641,9 @@ main(int argc, char **argv)
 	if (strnlen(qid, QID_MAX + 1) > QID_MAX || qid[0] == '\0')
 		qid = "-";
 	ctx.qid = qid;
+	/* Set-uid (the mail user): only a config the caller cannot write. */
+	if (privdrop_setuid(path, &why) < 0)
+		die_temp("4.3.0 refusing the config: %s", why);
 	setup(path);
 	ctx.sender = parse_sender(sender);
 	parse_rcpt(argv[optind], &a);

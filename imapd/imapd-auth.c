@@ -6,6 +6,7 @@
  *	void imapd_cmd_login(struct imapd *d);
  *	void imapd_cmd_authenticate(struct imapd *d);
  *	int imapd_login_allowed(const struct imapd *d);
+ *	void imapd_handed_login(struct imapd *d, const struct handoff *h);
  *
  * DESCRIPTION
  *	Credentials are taken only over TLS, or in plaintext when the
@@ -19,6 +20,14 @@
  *	exists or not; an address with too many recent failures is refused
  *	without a password check; IMAPD_AUTH_FAILS_MAX failures end the
  *	connection (U2).
+ *
+ *	Passwords go to authd (auth.h). When authd answers with a ticket
+ *	and imapd-user is installed beside imapd, the logged-in client is
+ *	handed to it (handoff.h): this process runs as a user that can read
+ *	no mail, imapd-user as the mail owner. imapd_handed_login() is the
+ *	other side, in imapd-user: it redeems the ticket with authd and
+ *	finishes the login below. Without authd (imapd run alone) the
+ *	login finishes here.
  *
  *	After a good password: at most imap_max_sessions_per_user_ip sessions
  *	of one user from one address (I9; flock()ed slot files in
@@ -53,6 +62,8 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "handoff.h"
+#include "progpath.h"
 #include "imapd.h"
 #include "sasl.h"
 #include "log.h"
@@ -272,49 +283,15 @@ open_maildir(struct imapd *d, const struct userdb_user *u)
 	confine(d, d->root_fd);
 }
 
-/* login - check user and password; on success enter state AUTH */
+/* finish_login - the user is known: slot, Maildir, state AUTH, OK */
 static void
-login(struct imapd *d, const char *user, size_t ulen, const char *pass,
-    size_t plen, const char *method)
+finish_login(struct imapd *d, const char *name, const char *method)
 {
-	struct throttle *t = open_throttle(d);
-	char name[NAME_MAX_LEN + 1];
 	const char *error = NULL;
 	struct userdb_user u;
 	struct userdb *db;
-	unsigned n = 0;
 	int r;
 
-	if (ulen == 0 || memchr(user, '\0', ulen) != NULL ||
-	    str_copy_n(name, sizeof(name), user, ulen) < 0) {
-		failed(d, "", method, "bad-name");
-		return;
-	}
-	if (t != NULL && throttle_check(t, d->tkey, time(NULL), &n) > 0) {
-		struct buf b = BUF_INIT(1024);
-
-		(void)log_kv_str(&b, "tried", name);
-		imapd_log(d, LOG_WARNING, "login-refused", "%s method=%s "
-		    "reason=throttled failures=%u", buf_cstr(&b), method, n);
-		buf_free(&b);
-		imapd_no(d, "[UNAVAILABLE] Too many failed logins from your "
-		    "address, try again later");
-		imapd_flush(d);
-		die_bye(d, "Too many failed logins", "throttled");
-	}
-	r = auth_password(d->cfg, name, pass, plen, d->client, &error);
-	if (r < 0) {
-		imapd_log(d, LOG_ERR, "auth-error", " error=\"%s\"",
-		    error != NULL ? error : "unknown");
-		imapd_no(d, "[UNAVAILABLE] Temporary authentication failure");
-		return;
-	}
-	if (r == 0) {
-		failed(d, name, method, "wrong");
-		return;
-	}
-	if (t != NULL)
-		(void)throttle_success(t, d->tkey, time(NULL));
 	if ((db = userdb_open(d->cfg, &error)) == NULL)
 		die_temp(d, error);
 	r = userdb_user_lookup(db, name, &u, &error);
@@ -343,6 +320,123 @@ login(struct imapd *d, const char *user, size_t ulen, const char *pass,
 		imapd_ok(d, "[CAPABILITY %s] Logged in", buf_cstr(&b));
 		buf_free(&b);
 	}
+}
+
+/* hand_off - pass the logged-in client to imapd-user, if installed */
+static void
+hand_off(struct imapd *d, const struct auth_reply *ar, const char *method)
+{
+	static struct handoff h;
+	struct buf prog = BUF_INIT(4096);
+	const char *error = NULL;
+
+	if (ar->ticket[0] == '\0' ||
+	    progpath_sibling(IMAPD_USER_PROGRAM, &prog) < 0 ||
+	    access(buf_cstr(&prog), X_OK) < 0) {
+		buf_free(&prog);
+		return;		/* no authd or no imapd-user: go on here */
+	}
+	memset(&h, 0, sizeof(h));
+	if (str_copy(h.ticket, sizeof(h.ticket), ar->ticket) < 0 ||
+	    str_copy(h.client, sizeof(h.client), d->client) < 0 ||
+	    str_copy(h.method, sizeof(h.method), method) < 0 ||
+	    str_copy(h.tag, sizeof(h.tag), d->tag) < 0)
+		die_temp(d, "handoff field too long");
+	imapd_flush(d);
+	io_set_timeout(d->io, d->lim.idle_ms);
+	if (d->throttle != NULL) {
+		throttle_close(d->throttle);
+		d->throttle = NULL;
+	}
+	if (handoff_start(d->io, buf_cstr(&prog), d->cfg->path,
+	    d->implicit_tls ? "imaps" : "imap", &h, &error) < 0) {
+		imapd_log(d, LOG_ERR, "handoff-failed", " error=\"%s\"",
+		    error);
+		die_temp(d, "cannot start the session");
+	}
+	/* The relay has ended: the session is over. */
+	(void)io_tls_shutdown(d->io);
+	exit(0);
+}
+
+/* login - check user and password; on success enter state AUTH */
+static void
+login(struct imapd *d, const char *user, size_t ulen, const char *pass,
+    size_t plen, const char *method)
+{
+	struct throttle *t = open_throttle(d);
+	char name[NAME_MAX_LEN + 1];
+	const char *error = NULL;
+	struct auth_reply ar;
+	unsigned n = 0;
+	int r;
+
+	if (ulen == 0 || memchr(user, '\0', ulen) != NULL ||
+	    str_copy_n(name, sizeof(name), user, ulen) < 0) {
+		failed(d, "", method, "bad-name");
+		return;
+	}
+	if (t != NULL && throttle_check(t, d->tkey, time(NULL), &n) > 0) {
+		struct buf b = BUF_INIT(1024);
+
+		(void)log_kv_str(&b, "tried", name);
+		imapd_log(d, LOG_WARNING, "login-refused", "%s method=%s "
+		    "reason=throttled failures=%u", buf_cstr(&b), method, n);
+		buf_free(&b);
+		imapd_no(d, "[UNAVAILABLE] Too many failed logins from your "
+		    "address, try again later");
+		imapd_flush(d);
+		die_bye(d, "Too many failed logins", "throttled");
+	}
+	r = auth_login(d->cfg, "imap", name, pass, plen, d->client, &ar,
+	    &error);
+	if (r < 0) {
+		imapd_log(d, LOG_ERR, "auth-error", " error=\"%s\"",
+		    error != NULL ? error : "unknown");
+		imapd_no(d, "[UNAVAILABLE] Temporary authentication failure");
+		return;
+	}
+	if (r == 0 && ar.throttled) {
+		imapd_log(d, LOG_WARNING, "login-refused", " method=%s "
+		    "reason=throttled retry_after=%u", method,
+		    ar.retry_after);
+		imapd_no(d, "[UNAVAILABLE] Too many failed logins, try again "
+		    "later");
+		imapd_flush(d);
+		die_bye(d, "Too many failed logins", "throttled");
+	}
+	if (r == 0) {
+		failed(d, name, method, "wrong");
+		return;
+	}
+	if (t != NULL)
+		(void)throttle_success(t, d->tkey, time(NULL));
+	hand_off(d, &ar, method);
+	finish_login(d, ar.user[0] != '\0' ? ar.user : name, method);
+}
+
+/* imapd_handed_login - in imapd-user: redeem the ticket, then log in */
+void
+imapd_handed_login(struct imapd *d, const struct handoff *h)
+{
+	static char tag[IMAP_TAG_MAX + 1];
+	static char method[sizeof(h->method)];
+	const char *error = NULL;
+	struct auth_reply ar;
+	int r;
+
+	(void)str_copy(tag, sizeof(tag), h->tag[0] != '\0' ? h->tag : "*");
+	(void)str_copy(method, sizeof(method), h->method);
+	d->tag = tag;
+	r = auth_redeem(d->cfg, "imap", h->ticket, &ar, &error);
+	if (r <= 0) {
+		imapd_log(d, LOG_ERR, "handoff-refused", " error=\"%s\"",
+		    r < 0 && error != NULL ? error : "ticket not accepted");
+		imapd_no(d, "[UNAVAILABLE] Temporary authentication failure");
+		imapd_flush(d);
+		die_bye(d, "Try again later", "handoff-refused");
+	}
+	finish_login(d, ar.user, method);
 }
 
 /* imapd_cmd_login - LOGIN user password */

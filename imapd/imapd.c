@@ -4,6 +4,7 @@
  *
  * SYNOPSIS
  *	imapd -c FILE -m imap|imaps
+ *	imapd-user -c FILE -m imap|imaps -H
  *
  *	void die_temp(struct imapd *d, const char *why);
  *	void die_io(struct imapd *d, const char *what);
@@ -22,6 +23,14 @@
  *	up logging, TLS and the connection and hands over to the session
  *	(imapd-session.c). See imapd(8).
  *
+ *	With -H the program is imapd-user, the post-login half: a login
+ *	process (imapd, as user_login) started it after authd accepted a
+ *	login, with the client on 0 and 1 (or a relay from its TLS) and the
+ *	handoff on descriptor 3 (handoff.h). It redeems the ticket, finishes
+ *	the login and runs the session. make install makes imapd-user
+ *	set-uid to the mail owner; privdrop_setuid() then checks the config
+ *	and keeps only those ids. Run set-uid without -H, it refuses.
+ *
  *	The die_*() helpers end the session: die_temp() for a failure on
  *	our side ("* BYE [UNAVAILABLE]", exit 111), die_io() when the
  *	connection failed (nothing can be sent, exit 111), die_bye() for a
@@ -36,9 +45,9 @@
  *
  * SECURITY
  *	Before login imapd opens nothing under mail_dir: it reads the
- *	configuration, the TLS key and (through auth.h) the users table,
- *	and writes the login throttle table and the session slots in
- *	state_dir. After login it opens only the user's Maildir and confines
+ *	configuration and the TLS key, asks authd about passwords (auth.h)
+ *	and writes the login throttle table in state_dir; under maild as
+ *	root it runs as user_login, which can read no mail and no hash. After login it opens only the user's Maildir and confines
  *	itself to it (imapd-auth.c). Everything from the client is untrusted
  *	and bounded; logged peer text goes through log_kv.
  */
@@ -56,8 +65,10 @@
 
 #include "alloc.h"
 #include "fail.h"
+#include "handoff.h"
 #include "imapd.h"
 #include "log.h"
+#include "privdrop.h"
 #include "str.h"
 #include "tls.h"
 
@@ -254,6 +265,24 @@ limits_from_config(struct imapd_limits *lim, const struct config *cfg)
 	    (unsigned)cfg->imap_max_sessions_per_user_ip;
 }
 
+/* handed_session - imapd-user: take the client a login process passed on */
+static void __attribute__((noreturn))
+handed_session(struct imapd *d)
+{
+	static struct handoff h;
+	const char *error = NULL;
+
+	if ((d->io = handoff_take(&h, d->lim.idle_ms, &error)) == NULL) {
+		log_event(LOG_ERR, "event=handoff error=\"%s\"", error);
+		exit(FAIL_EXIT_TEMP);
+	}
+	(void)str_copy(d->client, sizeof(d->client), h.client);
+	d->handed_off = 1;
+	imapd_handed_login(d, &h);
+	explicit_bzero(&h, sizeof(h));
+	imapd_session(d);
+}
+
 /* main - arguments, configuration, log, TLS, then the session */
 int
 main(int argc, char **argv)
@@ -262,13 +291,19 @@ main(int argc, char **argv)
 	static struct imapd d;
 	struct buf err = BUF_INIT(4096);
 	const char *path = NULL, *mode = NULL, *error = NULL;
-	int ch;
+	int ch, handed = 0, drop = 0;
 
 	(void)signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "c:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:m:HU")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'H':
+			handed = 1;
+			break;
+		case 'U':
+			drop = 1;
 			break;
 		case 'm':
 			mode = optarg;
@@ -284,6 +319,13 @@ main(int argc, char **argv)
 	d.root_fd = -1;
 	session = &d;
 	alloc_set_oom_handler(die_oom);
+	if (privdrop_setuid(path, &error) < 0) {
+		log_event(LOG_ERR, "event=setuid error=\"%s: %s\"", error,
+		    strerror(errno));
+		exit(FAIL_EXIT_TEMP);
+	}
+	if (!handed && getuid() != geteuid())
+		die_usage();
 
 	if (config_load(path, &cfg, &err) < 0) {
 		log_event(LOG_ERR, "event=config error=\"%s\"", buf_cstr(&err));
@@ -293,11 +335,13 @@ main(int argc, char **argv)
 	limits_from_config(&d.lim, &cfg);
 	if (log_open("imapd", cfg.log, &error) < 0)
 		die_config(!d.implicit_tls, error);
+	if (handed)
+		handed_session(&d);
 	peer(&d);
 
 	if (cfg.tls_cert != NULL && cfg.tls_key != NULL) {
-		d.tls_ctx = tls_server_ctx_new(cfg.tls_cert, cfg.tls_key,
-		    &error);
+		d.tls_ctx = tls_server_ctx_sni(cfg.tls_cert, cfg.tls_key,
+		    cfg.tls_sni, &error);
 		if (d.tls_ctx == NULL) {
 			log_event(LOG_ERR, "event=tls-setup error=\"%s\"",
 			    error);
@@ -307,6 +351,13 @@ main(int argc, char **argv)
 	} else if (d.implicit_tls)
 		die_config(0, "imaps needs tls_cert and tls_key");
 
+	if (drop) {
+		if (privdrop_to(cfg.user_login, &error) < 0) {
+			log_event(LOG_ERR, "event=setuid error=\"%s\"", error);
+			exit(FAIL_EXIT_TEMP);
+		}
+		d.have_tkey = 0;	/* authd throttles logins */
+	}
 	if ((d.io = io_new(0, 1, d.lim.login_ms)) == NULL)
 		die_config(0, "cannot use the connection descriptors");
 	log_event(LOG_INFO, "event=connect client=%s mode=%s", d.client, mode);

@@ -17,9 +17,10 @@
  *	sockets are IPV6_V6ONLY, so [::]:25 and 0.0.0.0:25 may both be set).
  *	Each accepted connection becomes one child process running the
  *	listener's program ("smtpd -c CONFIG -m smtp", ...) with the
- *	connection on its fd 0 and 1. Before that, two limits are checked:
- *	max_sessions on the listener and max_sessions_per_ip for the
- *	client's address on it. A client over a limit gets the listener's
+ *	connection on its fd 0 and 1. Before that, three limits are checked:
+ *	max_sessions on the listener, max_sessions_per_ip for the client's
+ *	address on it, and max_connection_rate, its new connections in a
+ *	minute (maild-rate.c). A client over a limit gets the listener's
  *	polite refusal (421 4.7.0, -ERR [SYS/TEMP], * BYE [UNAVAILABLE];
  *	nothing on an implicit-TLS port, where plaintext would be noise) and
  *	is disconnected; the refusal and the reason are logged.
@@ -322,6 +323,8 @@ accept_one(struct maild *m, int i)
 		refuse(m, i, fd, client, "max_sessions");
 	else if (from_peer >= m->cfg.max_sessions_per_ip)
 		refuse(m, i, fd, client, "max_sessions_per_ip");
+	else if (!rate_allow(m, i, &peer, time(NULL)))
+		refuse(m, i, fd, client, "max_connection_rate");
 	else {
 		pid = maild_spawn(m, m->listeners[i].program,
 		    m->listeners[i].mode, fd);

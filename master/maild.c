@@ -33,9 +33,11 @@
  *	pass (a port in use, another maild running, no memory).
  *
  * SECURITY
- *	Started as root it binds the ports and starts the others; the change
- *	of user for each service comes with privilege separation (INSTALL).
- *	maild never reads from a connection. Children get argument lists
+ *	Started as root it binds the ports and starts the others. With
+ *	privilege_separation (the default) each child gets -U and becomes
+ *	its service user before it reads from the network; maild checks the
+ *	users, the set-uid programs and the folders' owners first
+ *	(maild-privsep.c, INSTALL). maild never reads from a connection. Children get argument lists
  *	built here from fixed names and the config path: no shell, nothing
  *	from the network.
  */
@@ -136,10 +138,10 @@ maild_spawn(struct maild *m, const char *program, const char *mode,
     int conn_fd)
 {
 	struct buf path = BUF_INIT(4096);
-	char *argv[6];
+	char *argv[7];
 	sigset_t none;
 	pid_t pid;
-	int i, nul;
+	int i, n, nul, logfd;
 
 	if (progpath_sibling(program, &path) < 0) {
 		log_event(LOG_ERR, "event=spawn program=%s error=\"%s\"",
@@ -171,12 +173,25 @@ maild_spawn(struct maild *m, const char *program, const char *mode,
 		if (nul > 2)
 			(void)close(nul);
 	}
-	argv[0] = (char *)(uintptr_t)buf_cstr(&path);
-	argv[1] = (char *)(uintptr_t)"-c";
-	argv[2] = m->config_path;
-	argv[3] = mode != NULL ? (char *)(uintptr_t)"-m" : NULL;
-	argv[4] = (char *)(uintptr_t)mode;
-	argv[5] = NULL;
+	/* A service user may not open the log file: it gets it as 2. */
+	if (privsep_active(m) && strcmp(m->cfg.log, "syslog") != 0 &&
+	    strcmp(m->cfg.log, "stderr") != 0 &&
+	    (logfd = open(m->cfg.log, O_WRONLY | O_APPEND | O_CREAT |
+	    O_NOCTTY, 0640)) >= 0 && logfd != 2) {
+		(void)dup2(logfd, 2);
+		(void)close(logfd);
+	}
+	n = 0;
+	argv[n++] = (char *)(uintptr_t)buf_cstr(&path);
+	argv[n++] = (char *)(uintptr_t)"-c";
+	argv[n++] = m->config_path;
+	if (mode != NULL) {
+		argv[n++] = (char *)(uintptr_t)"-m";
+		argv[n++] = (char *)(uintptr_t)mode;
+	}
+	if (privsep_active(m))
+		argv[n++] = (char *)(uintptr_t)"-U";
+	argv[n] = NULL;
 	execv(argv[0], argv);
 	log_event(LOG_ERR, "event=exec program=%s error=\"%s\"", program,
 	    strerror(errno));
@@ -266,6 +281,9 @@ reload(struct maild *m)
 	}
 	config_free(&m->cfg);
 	m->cfg = fresh;
+	if (privsep_prepare(m, &err) < 0)
+		log_event(LOG_ERR, "event=reload status=warning error=\"%s\"",
+		    buf_cstr(&err));
 	listeners_reload(m);
 	daemons_signal(m, SIGHUP);
 	log_event(LOG_INFO, "event=reload status=ok");
@@ -416,6 +434,8 @@ main(int argc, char **argv)
 	    daemons_init(&m, &err) < 0)
 		die_config(buf_cstr(&err));
 	lock_pidfile(&m);
+	if (privsep_prepare(&m, &err) < 0)
+		die_config(buf_cstr(&err));
 	setup_signals();
 	if (listeners_open(&m, &err) < 0)
 		die_temp(buf_cstr(&err));

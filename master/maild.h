@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "buf.h"
 #include "config.h"
 
 #define MAILD_LISTENERS	7	/* smtp, submission, submissions, pop3, ... */
@@ -55,6 +56,14 @@ struct maild {
 	size_t n_daemons;
 	int stopping;
 };
+
+/* maild-rate.c */
+int rate_allow(struct maild *m, int listener,
+    const struct sockaddr_storage *peer, time_t now);
+
+/* maild-privsep.c */
+int privsep_active(const struct maild *m);
+int privsep_prepare(struct maild *m, struct buf *err);
 
 /* maild-listen.c */
 void listeners_init(struct maild *m);

@@ -25,13 +25,19 @@
  *	Every check goes through login(): first the throttle table
  *	(throttle.h), keyed by the client's address; a key with too many
  *	recent failures gets "-ERR [LOGIN-DELAY] ..." without its password
- *	being looked at, and the connection is closed. Then auth_password().
+ *	being looked at, and the connection is closed. Then authd, through
+ *	auth_login() (auth.h); authd throttles by address and by user too.
  *	A wrong password and an unknown user get the same reply, "-ERR
  *	[AUTH] Authentication failed", after the same growing delay
  *	(throttle_delay_ms of the address's failure count; SECURITY U2);
  *	the third failure on one connection closes it. A failure to check
  *	at all is "-ERR [SYS/TEMP]" and counts nothing. Success forgets
- *	the address's failures and opens the maildrop.
+ *	the address's failures and opens the maildrop: here when pop3d runs
+ *	alone, or, when authd gave a ticket and pop3d-user is installed
+ *	beside pop3d, in pop3d-user (handoff.h), which runs as the mail
+ *	owner while this process runs as a user that can read no mail.
+ *	pop3d_handed_login() is that side: it redeems the ticket with authd
+ *	and opens the maildrop.
  *
  * DIAGNOSTICS
  *	Failures are logged with the client's address and the name tried
@@ -51,8 +57,11 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
+#include "handoff.h"
+#include "progpath.h"
 #include "log.h"
 #include "pop3d.h"
 #include "str.h"
@@ -116,6 +125,66 @@ failed(struct pop3d *p, const char *user, const char *method,
 	}
 }
 
+/* finish_login - the user is known: open the maildrop ("+OK") */
+static void
+finish_login(struct pop3d *p, const char *name, const char *method)
+{
+	const char *error = NULL;
+	struct userdb_user u;
+	struct userdb *db;
+	int r;
+
+	/* The users table names the mailbox: its canonical address. */
+	if ((db = userdb_open(p->cfg, &error)) == NULL)
+		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox, try again "
+		    "later", error);
+	r = userdb_user_lookup(db, name, &u, &error);
+	userdb_close(db);
+	if (r <= 0)
+		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox, try again "
+		    "later", r < 0 ? error : "user vanished after login");
+	if (str_copy(p->address, sizeof(p->address), u.address) < 0)
+		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox",
+		    "address too long");
+	p->method = method;
+	(void)pop3d_maildrop_open(p, u.local, u.domain);
+	userdb_user_free(&u);
+}
+
+/* hand_off - pass the logged-in client to pop3d-user, if installed */
+static void
+hand_off(struct pop3d *p, const struct auth_reply *ar, const char *method)
+{
+	static struct handoff h;
+	struct buf prog = BUF_INIT(4096);
+	const char *error = NULL;
+
+	if (ar->ticket[0] == '\0' ||
+	    progpath_sibling(POP3D_USER_PROGRAM, &prog) < 0 ||
+	    access(buf_cstr(&prog), X_OK) < 0) {
+		buf_free(&prog);
+		return;		/* no authd or no pop3d-user: go on here */
+	}
+	memset(&h, 0, sizeof(h));
+	if (str_copy(h.ticket, sizeof(h.ticket), ar->ticket) < 0 ||
+	    str_copy(h.client, sizeof(h.client), p->client) < 0 ||
+	    str_copy(h.method, sizeof(h.method), method) < 0)
+		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox",
+		    "handoff field too long");
+	pop3d_flush(p);
+	if (p->throttle != NULL) {
+		throttle_close(p->throttle);
+		p->throttle = NULL;
+	}
+	if (handoff_start(p->io, buf_cstr(&prog), p->cfg->path,
+	    p->implicit_tls ? "pop3s" : "pop3", &h, &error) < 0)
+		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox, try again "
+		    "later", error);
+	/* The relay has ended: the session is over. */
+	(void)io_tls_shutdown(p->io);
+	exit(0);
+}
+
 /* login - check user and password; on success open the maildrop */
 static void
 login(struct pop3d *p, const char *user, size_t ulen, const char *pass,
@@ -124,8 +193,7 @@ login(struct pop3d *p, const char *user, size_t ulen, const char *pass,
 	struct throttle *t = open_throttle(p);
 	char name[POP3D_ARG_MAX + 1];
 	const char *error = NULL;
-	struct userdb_user u;
-	struct userdb *db;
+	struct auth_reply ar;
 	unsigned n = 0;
 	int r;
 
@@ -153,13 +221,23 @@ login(struct pop3d *p, const char *user, size_t ulen, const char *pass,
 			pop3d_log_user(p, LOG_WARNING, "throttle-unusable",
 			    " error=\"%s\"", strerror(errno));
 	}
-	r = auth_password(p->cfg, name, pass, plen, p->client, &error);
+	r = auth_login(p->cfg, "pop3", name, pass, plen, p->client, &ar,
+	    &error);
 	if (r < 0) {
 		pop3d_log_user(p, LOG_ERR, "auth-error", " error=\"%s\"",
 		    error != NULL ? error : "unknown");
 		pop3d_reply(p, "-ERR [SYS/TEMP] Temporary authentication "
 		    "failure, try again later");
 		return;
+	}
+	if (r == 0 && ar.throttled) {
+		pop3d_log_user(p, LOG_WARNING, "login-refused", " method=%s "
+		    "reason=throttled retry_after=%u", method,
+		    ar.retry_after);
+		pop3d_reply(p, "-ERR [LOGIN-DELAY] Too many failed logins, "
+		    "try again later");
+		pop3d_flush(p);
+		exit(0);
 	}
 	if (r == 0) {
 		failed(p, name, method, "wrong");
@@ -168,22 +246,26 @@ login(struct pop3d *p, const char *user, size_t ulen, const char *pass,
 	if (t != NULL && throttle_success(t, p->tkey, time(NULL)) < 0)
 		pop3d_log_user(p, LOG_WARNING, "throttle-unusable",
 		    " error=\"%s\"", strerror(errno));
+	hand_off(p, &ar, method);
+	finish_login(p, ar.user[0] != '\0' ? ar.user : name, method);
+}
 
-	/* The users table names the mailbox: its canonical address. */
-	if ((db = userdb_open(p->cfg, &error)) == NULL)
-		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox, try again "
-		    "later", error);
-	r = userdb_user_lookup(db, name, &u, &error);
-	userdb_close(db);
+/* pop3d_handed_login - in pop3d-user: redeem the ticket, open the drop */
+void
+pop3d_handed_login(struct pop3d *p, const struct handoff *h)
+{
+	static char method[sizeof(h->method)];
+	const char *error = NULL;
+	struct auth_reply ar;
+	int r;
+
+	(void)str_copy(method, sizeof(method), h->method);
+	r = auth_redeem(p->cfg, "pop3", h->ticket, &ar, &error);
 	if (r <= 0)
-		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox, try again "
-		    "later", r < 0 ? error : "user vanished after login");
-	if (str_copy(p->address, sizeof(p->address), u.address) < 0)
-		die_temp(p, "-ERR [SYS/TEMP] Cannot open mailbox",
-		    "address too long");
-	p->method = method;
-	(void)pop3d_maildrop_open(p, u.local, u.domain);
-	userdb_user_free(&u);
+		die_temp(p, "-ERR [SYS/TEMP] Temporary authentication "
+		    "failure, try again later", r < 0 && error != NULL ?
+		    error : "ticket not accepted");
+	finish_login(p, ar.user, method);
 }
 
 /* pop3d_cmd_user - remember the name for PASS */
@@ -235,7 +317,7 @@ sasl_response(struct pop3d *p, const char *challenge, struct buf *out)
 	int r, toolong;
 
 	pop3d_reply(p, "+ %s", challenge);
-	io_set_deadline(p->io, POP3D_IDLE_SECS * 1000);
+	io_set_deadline(p->io, p->idle_ms);
 	r = pop3d_read_line(p, &line, POP3D_SASL_LINE_MAX, &toolong);
 	if (r == 0) {
 		pop3d_log_user(p, LOG_INFO, "disconnect", " reason=eof");
@@ -315,9 +397,9 @@ done:
 	buf_free(&msg);
 }
 
-/* auth_login - AUTH LOGIN [initial-response]: name, then password */
+/* mech_login - AUTH LOGIN [initial-response]: name, then password */
 static void
-auth_login(struct pop3d *p, const struct pop3d_cmd *c)
+mech_login(struct pop3d *p, const struct pop3d_cmd *c)
 {
 	struct buf name = BUF_INIT(POP3D_ARG_MAX);
 	struct buf pass = BUF_INIT(AUTH_PASSWORD_MAX);
@@ -355,7 +437,7 @@ pop3d_cmd_auth(struct pop3d *p, const struct pop3d_cmd *c)
 	if (c->arg_len == 5 && str_eq_nocase_n(c->arg, "PLAIN", 5))
 		auth_plain(p, c);
 	else if (c->arg_len == 5 && str_eq_nocase_n(c->arg, "LOGIN", 5))
-		auth_login(p, c);
+		mech_login(p, c);
 	else
 		pop3d_reply(p, "-ERR Unsupported authentication mechanism");
 }

@@ -3,7 +3,7 @@
  *	pop3d - the POP3 server: mailbox retrieval (steps 6 and 7)
  *
  * SYNOPSIS
- *	pop3d -c FILE -m pop3|pop3s
+ *	pop3d -c FILE -m pop3|pop3s [-t MS]
  *
  *	void die_temp(struct pop3d *p, const char *reply, const char *why);
  *	void die_io(struct pop3d *p, const char *what);
@@ -19,6 +19,13 @@
  *	the first byte. This file reads the arguments and the configuration,
  *	sets up logging, TLS and the connection, and hands over to the
  *	session (pop3d-session.c). See pop3d(8) for the protocol.
+ *
+ *	The timeouts come from pop3_idle_timeout, pop3_tls_timeout and
+ *	pop3_min_send_rate. -t MS, for the tests only (maild never passes
+ *	it), sets the idle and TLS timeouts to MS milliseconds instead,
+ *	below the 10 minutes RFC 1939 requires of the idle timer, so that a
+ *	test need not wait that long. The certificates are tls_cert/tls_key
+ *	and, for the names in it, the tls_sni table (tls.c).
  *
  *	The die_*() helpers end the session: die_temp() for a failure on our
  *	side (it sends REPLY, if any, then exits 111), die_io() when the
@@ -48,6 +55,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,7 +65,9 @@
 
 #include "alloc.h"
 #include "fail.h"
+#include "handoff.h"
 #include "log.h"
+#include "privdrop.h"
 #include "pop3d.h"
 #include "str.h"
 #include "tls.h"
@@ -70,7 +80,7 @@ static struct pop3d *session;		/* for the out-of-memory handler */
 static void __attribute__((noreturn))
 die_usage(void)
 {
-	fprintf(stderr, "usage: pop3d -c FILE -m pop3|pop3s\n");
+	fprintf(stderr, "usage: pop3d -c FILE -m pop3|pop3s [-t MS]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -212,6 +222,31 @@ peer(struct pop3d *p)
 		p->have_tkey = 1;
 }
 
+/* seconds_ms - a duration from the config in ms, capped at INT_MAX */
+static int
+seconds_ms(uint64_t secs)
+{
+	return secs > (uint64_t)INT_MAX / 1000 ? INT_MAX : (int)(secs * 1000);
+}
+
+/* handed_session - pop3d-user: take the client a login process passed on */
+static void __attribute__((noreturn))
+handed_session(struct pop3d *p)
+{
+	static struct handoff h;
+	const char *error = NULL;
+
+	if ((p->io = handoff_take(&h, p->idle_ms, &error)) == NULL) {
+		log_event(LOG_ERR, "event=handoff error=\"%s\"", error);
+		exit(FAIL_EXIT_TEMP);
+	}
+	(void)str_copy(p->client, sizeof(p->client), h.client);
+	p->handed_off = 1;
+	pop3d_handed_login(p, &h);
+	explicit_bzero(&h, sizeof(h));
+	pop3d_session(p);
+}
+
 /* main - arguments, configuration, log, TLS, then the session */
 int
 main(int argc, char **argv)
@@ -220,16 +255,28 @@ main(int argc, char **argv)
 	static struct pop3d p;
 	struct buf err = BUF_INIT(4096);
 	const char *path = NULL, *mode = NULL, *error = NULL;
-	int ch;
+	uint64_t test_ms = 0;
+	int ch, handed = 0, drop = 0;
 
 	(void)signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "c:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:m:t:HU")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'm':
 			mode = optarg;
+			break;
+		case 'H':
+			handed = 1;
+			break;
+		case 'U':
+			drop = 1;
+			break;
+		case 't':
+			if (str_parse_u64(optarg, strlen(optarg),
+			    POP3D_TEST_MS_MAX, &test_ms) < 0 || test_ms == 0)
+				die_usage();
 			break;
 		default:
 			die_usage();
@@ -242,19 +289,33 @@ main(int argc, char **argv)
 	p.lock_fd = -1;
 	session = &p;
 	alloc_set_oom_handler(die_oom);
+	if (privdrop_setuid(path, &error) < 0) {
+		log_event(LOG_ERR, "event=setuid error=\"%s: %s\"", error,
+		    strerror(errno));
+		exit(FAIL_EXIT_TEMP);
+	}
+	if (!handed && getuid() != geteuid())
+		die_usage();
 
 	if (config_load(path, &cfg, &err) < 0) {
 		log_event(LOG_ERR, "event=config error=\"%s\"", buf_cstr(&err));
 		die_config(!p.implicit_tls, "cannot load the configuration");
 	}
 	p.cfg = &cfg;
+	p.idle_ms = test_ms > 0 ? (int)test_ms :
+	    seconds_ms(cfg.pop3_idle_timeout);
+	p.tls_ms = test_ms > 0 ? (int)test_ms :
+	    seconds_ms(cfg.pop3_tls_timeout);
+	p.min_rate = cfg.pop3_min_send_rate;
 	if (log_open("pop3d", cfg.log, &error) < 0)
 		die_config(!p.implicit_tls, error);
+	if (handed)
+		handed_session(&p);
 	peer(&p);
 
 	if (cfg.tls_cert != NULL && cfg.tls_key != NULL) {
-		p.tls_ctx = tls_server_ctx_new(cfg.tls_cert, cfg.tls_key,
-		    &error);
+		p.tls_ctx = tls_server_ctx_sni(cfg.tls_cert, cfg.tls_key,
+		    cfg.tls_sni, &error);
 		if (p.tls_ctx == NULL) {
 			log_event(LOG_ERR, "event=tls-setup error=\"%s\"",
 			    error);
@@ -264,14 +325,21 @@ main(int argc, char **argv)
 	} else if (p.implicit_tls)
 		die_config(0, "pop3s needs tls_cert and tls_key");
 
-	if ((p.io = io_new(0, 1, POP3D_IDLE_SECS * 1000)) == NULL)
+	if (drop) {
+		if (privdrop_to(cfg.user_login, &error) < 0) {
+			log_event(LOG_ERR, "event=setuid error=\"%s\"", error);
+			exit(FAIL_EXIT_TEMP);
+		}
+		p.have_tkey = 0;	/* authd throttles logins */
+	}
+	if ((p.io = io_new(0, 1, p.idle_ms)) == NULL)
 		die_config(0, "cannot use the connection descriptors");
 	log_event(LOG_INFO, "event=connect client=%s mode=%s", p.client, mode);
 	if (p.implicit_tls) {
-		io_set_timeout(p.io, POP3D_TLS_SECS * 1000);
+		io_set_timeout(p.io, p.tls_ms);
 		if (io_start_tls_server(p.io, p.tls_ctx, &error) < 0)
 			die_io(&p, "tls-handshake");
-		io_set_timeout(p.io, POP3D_IDLE_SECS * 1000);
+		io_set_timeout(p.io, p.idle_ms);
 	}
 	buf_free(&err);
 	pop3d_session(&p);

@@ -57,6 +57,7 @@
 #include "fail.h"
 #include "io.h"
 #include "log.h"
+#include "privdrop.h"
 #include "str.h"
 #include "tls.h"
 
@@ -250,14 +251,17 @@ main(int argc, char **argv)
 	struct buf err = BUF_INIT(4096);
 	const char *config = NULL, *why = "";
 	uint64_t ms;
-	int c, mode = -1, test_timeout_ms = 0;
+	int c, mode = -1, test_timeout_ms = 0, drop = 0;
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	alloc_set_oom_handler(die_oom);
-	while ((c = getopt(argc, argv, "c:m:t:")) != -1) {
+	while ((c = getopt(argc, argv, "c:m:t:U")) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'U':
+			drop = 1;
 			break;
 		case 'm':
 			mode = parse_mode(optarg);
@@ -296,8 +300,8 @@ main(int argc, char **argv)
 	peer_address(s);
 	current = s;
 	if (cfg.tls_cert != NULL && cfg.tls_key != NULL) {
-		s->tls_ctx = tls_server_ctx_new(cfg.tls_cert, cfg.tls_key,
-		    &why);
+		s->tls_ctx = tls_server_ctx_sni(cfg.tls_cert, cfg.tls_key,
+		    cfg.tls_sni, &why);
 		if (s->tls_ctx == NULL) {
 			session_log(s, LOG_ERR, "tls", "status", "temp",
 			    "error", why, (const char *)NULL);
@@ -311,6 +315,13 @@ main(int argc, char **argv)
 		    (const char *)NULL);
 		exit(FAIL_EXIT_TEMP);
 	}
+	if (drop && privdrop_to(cfg.user_smtpd, &why) < 0) {
+		session_log(s, LOG_ERR, "failure", "error", why,
+		    (const char *)NULL);
+		exit(FAIL_EXIT_TEMP);
+	}
+	if (drop)
+		s->thr_tried = 1;	/* authd throttles logins */
 	s->io = io_new(0, 1, opt.timeout_ms);
 	if (s->io == NULL) {
 		session_log(s, LOG_ERR, "failure", "error",

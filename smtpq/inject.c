@@ -35,14 +35,15 @@
  *
  * SECURITY
  *	Runs as the queue user (set-uid, or started by a program running as
- *	it). Set-id, it ignores -c and MAILSTACK_NOW_OFFSET (AT_SECURE), so
- *	a local user cannot choose the queue folder, the log file or the
+ *	it). Set-id, it takes a -c config only if nobody but root or the
+ *	queue user could have written it or a folder above it
+ *	(privdrop_setuid()), and ignores MAILSTACK_NOW_OFFSET (AT_SECURE),
+ *	so a local user cannot choose the queue folder, the log file or the
  *	arrival time. Both inputs are untrusted: the message is stored as
  *	opaque bytes (only scanned for two header names), the envelope is
  *	fully checked by envelope_decode(). Files are created O_EXCL |
  *	O_NOFOLLOW in folders checked for owner and mode (Q4).
  */
-#include <sys/auxv.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -54,6 +55,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "alloc.h"
 #include "buf.h"
 #include "clock.h"
@@ -61,6 +63,7 @@
 #include "envelope.h"
 #include "fail.h"
 #include "log.h"
+#include "privdrop.h"
 #include "queue.h"
 #include "str.h"
 
@@ -219,24 +222,6 @@ read_some(int fd, char *p, size_t n)
 	}
 }
 
-/* write_all - write n octets to fd at its offset */
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* pwrite_all - write n octets to fd at off */
 static int
 pwrite_all(int fd, const char *p, size_t n, off_t off)
@@ -358,7 +343,7 @@ read_message(uint64_t limit, struct scan *sc)
 			die_perm("5.3.4 message too big",
 			    "message exceeds message_size_limit");
 		scan_feed(sc, chunk, (size_t)r);
-		if (write_all(tmp_fd, chunk, (size_t)r) < 0)
+		if (io_fd_write_all(tmp_fd, chunk, (size_t)r) < 0)
 			die_write("cannot write the message");
 	}
 	return size;
@@ -620,8 +605,9 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (getauxval(AT_SECURE))
-		path = DEFAULT_CONFIG;
+	/* Set-uid (the queue user): only a config the caller cannot write. */
+	if (privdrop_setuid(path, &error) < 0)
+		die_temp("4.3.0 refusing the config", error);
 	if (config_load(path, &cfg, &err) < 0)
 		die_temp("4.3.0 config error", buf_cstr(&err));
 	if (log_open("inject", cfg.log, &error) < 0)

@@ -14,8 +14,12 @@
  *		E/R/B/U, then the recipients (T with their O and D), all of
  *		one domain
  *	  fd 1	the results: one line per recipient, in envelope order,
- *		"K X.Y.Z text" (the next server took it), "Z 4.Y.Z text"
- *		(temporary) or "D 5.Y.Z text" (permanent), each at most
+ *		"K X.Y.Z text" (the next server took it, and the DSN
+ *		request with it if there was one), "R X.Y.Z text" (the next
+ *		server took it but does not support DSN: the recipient's
+ *		NOTIFY or ORCPT could not be passed on, RFC 3461 5.2.2),
+ *		"Z 4.Y.Z text" (temporary)
+ *		or "D 5.Y.Z text" (permanent), each at most
  *		REMOTE_TEXT_MAX + 3 octets, the server's own reply in the text
  *
  *	QID only labels the log lines. The work, file by file (remote.h):
@@ -69,6 +73,7 @@
 #include "envelope.h"
 #include "fail.h"
 #include "log.h"
+#include "privdrop.h"
 #include "remote.h"
 #include "str.h"
 #include "tls.h"
@@ -217,11 +222,22 @@ remote_output(struct job *j)
 		    r->text[k] != ' '; k++)
 			dsn[k] = r->text[k];
 		dsn[k] = '\0';
-		remote_log(r->kind == 'K' ? LOG_INFO : LOG_NOTICE, j, "result",
-		    "to", buf_cstr(&to), "status", r->kind == 'K' ? "sent" :
-		    r->kind == 'D' ? "bounced" : "deferred", "relay",
-		    r->relay[0] != '\0' ? r->relay : "none", "dsn", dsn,
-		    "text", r->text, (char *)NULL);
+		if (r->kind == 'R')
+			remote_log(LOG_INFO, j, "result", "to", buf_cstr(&to),
+			    "status", "sent", "relay", r->relay[0] != '\0' ?
+			    r->relay : "none", "dsn", dsn, "dsn_request",
+			    "dropped", "text", r->text, (char *)NULL);
+		else if (r->kind == 'K')
+			remote_log(LOG_INFO, j, "result", "to", buf_cstr(&to),
+			    "status", "sent", "relay", r->relay[0] != '\0' ?
+			    r->relay : "none", "dsn", dsn, "text", r->text,
+			    (char *)NULL);
+		else
+			remote_log(LOG_NOTICE, j, "result", "to",
+			    buf_cstr(&to), "status", r->kind == 'D' ?
+			    "bounced" : "deferred", "relay", r->relay[0] !=
+			    '\0' ? r->relay : "none", "dsn", dsn, "text",
+			    r->text, (char *)NULL);
 	}
 	buf_free(&line);
 	buf_free(&to);
@@ -469,7 +485,7 @@ main(int argc, char **argv)
 {
 	struct buf err = BUF_INIT(1024);
 	struct config cfg;
-	const char *conf = NULL, *why;
+	const char *conf = NULL, *why, *perr = NULL;
 	int c;
 
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -488,6 +504,11 @@ main(int argc, char **argv)
 	if (optind != argc || conf == NULL || job.qid == NULL ||
 	    !qid_ok(job.qid))
 		die_usage();
+	/* Set-uid (the remote user): only a config the caller cannot write. */
+	if (privdrop_setuid(conf, &perr) < 0) {
+		(void)log_open("remote", "stderr", &why);
+		die_temp("refusing the config: %s", perr);
+	}
 	if (config_load(conf, &cfg, &err) < 0) {
 		(void)log_open("remote", "stderr", &why);
 		die_temp("%s", buf_cstr(&err));

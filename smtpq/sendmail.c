@@ -65,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "addr.h"
 #include "alloc.h"
 #include "bounce.h"
@@ -526,23 +527,6 @@ build_header(struct buf *out, const struct buf *h, const struct field *f,
 	(void)buf_append_char(out, '\n');
 }
 
-/* write_all - n octets to a pipe; -1 when the reader is gone */
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* run_sibling - exec another program of the stack (mailq, sendmail -q) */
 static void __attribute__((noreturn))
 run_sibling(const char *prog, const char *config, const char *a1,
@@ -775,15 +759,15 @@ main(int argc, char **argv)
 	if (rc_spawn != 0)
 		die(EX_TEMPFAIL, "cannot run inject: %s", strerror(rc_spawn));
 
-	if (write_all(m[1], hdr.data, hdr.len) < 0 ||
-	    write_all(m[1], in.data + body, in.len - (size_t)body) < 0)
+	if (io_fd_write_all(m[1], hdr.data, hdr.len) < 0 ||
+	    io_fd_write_all(m[1], in.data + body, in.len - (size_t)body) < 0)
 		reader_gone = 1;
 	buf_free(&hdr);
 	while (!reader_gone && !eof) {
 		buf_reset(&in);
 		if (!read_more(&f, &in))
 			eof = 1;
-		if (in.len > 0 && write_all(m[1], in.data, in.len) < 0)
+		if (in.len > 0 && io_fd_write_all(m[1], in.data, in.len) < 0)
 			reader_gone = 1;
 	}
 	(void)close(m[1]);
@@ -807,7 +791,7 @@ main(int argc, char **argv)
 			die(EX_DATAERR, "cannot encode the envelope (a field "
 			    "holds a control character or is too long)");
 		}
-		(void)write_all(en[1], wire.data, wire.len);
+		(void)io_fd_write_all(en[1], wire.data, wire.len);
 	}
 	(void)close(en[1]);
 	for (;;) {

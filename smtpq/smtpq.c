@@ -60,6 +60,7 @@
 #include "config.h"
 #include "fail.h"
 #include "log.h"
+#include "privdrop.h"
 #include "qconf.h"
 #include "queue.h"
 #include "smtpq.h"
@@ -666,16 +667,19 @@ main(int argc, char **argv)
 {
 	const char *path = DEFAULT_CONFIG, *error = NULL;
 	struct buf err = BUF_INIT(1024);
-	int c;
+	int c, drop = 0;
 
 	setup_fds();
 	alloc_set_oom_handler(die_oom);
-	while ((c = getopt(argc, argv, "c:f")) != -1) {
+	while ((c = getopt(argc, argv, "c:fU")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'f':
+			break;
+		case 'U':
+			drop = 1;
 			break;
 		default:
 			usage();
@@ -691,6 +695,8 @@ main(int argc, char **argv)
 	}
 	if (log_open("smtpq", g.cfg.log, &error) < 0)
 		die_temp("cannot open the log", error);
+	if (drop && privdrop_to(g.cfg.user_queue, &error) < 0)
+		die_temp("cannot become user_queue", error);
 	qconf_from_config(&g.cfg, &g.qc);
 	if (queue_dirs_open(g.cfg.state_dir, QUEUE_DIRS_CREATE |
 	    QUEUE_DIRS_MINE, &g.qd, &error) < 0) {

@@ -67,9 +67,13 @@ def wait_for(cond, timeout=15.0, step=0.05):
 class MailStack:
     def __init__(self, tmp, build_dir, hostname="mx.truc.test",
                  domains=("truc.test",), listeners=("smtp",), tls=None,
-                 host="127.0.0.1", extra=""):
+                 host="127.0.0.1", extra="", privsep=False, bin_dir=None):
         self.tmp = Path(tmp)
-        self.bin = Path(build_dir) / "bin"
+        self.bin = Path(bin_dir) if bin_dir else Path(build_dir) / "bin"
+        # Tests run the build tree: no set-uid programs, so as root they
+        # turn privilege separation off (test_privsep.py turns it on, on
+        # an installed tree).
+        self.privsep = privsep
         self.hostname = hostname
         self.domains = list(domains)
         self.host = host
@@ -88,9 +92,10 @@ class MailStack:
         # Mailboxes belong to an unprivileged user: deliver never writes
         # as root (SECURITY.md D3) and takes mail_dir's owner when it
         # starts as root, as in a real installation (INSTALL).
-        self.mail.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            os.chown(self.mail, MAIL_UID, MAIL_GID)
+        if not privsep:
+            self.mail.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0:
+                os.chown(self.mail, MAIL_UID, MAIL_GID)
         self.extra = extra
         self.write_config()
 
@@ -106,6 +111,8 @@ class MailStack:
             f"aliases = {self.aliases}",
             f"log = {self.log}",
         ]
+        if not self.privsep:
+            lines.append("privilege_separation = no")
         for name, port in self.port.items():
             lines.append(f"{LISTENER_KEYS[name]} = {self.host}:{port}")
         if self.tls is not None:

@@ -82,7 +82,7 @@ class Stack:
             f"state_dir = {self.tmp}/state\nmail_dir = {self.tmp}/mail\n"
             f"log = {self.tmp}/mail.log\n"
             f"listen_smtp = 127.0.0.1:{self.port}\n"
-            f"shutdown_grace = 3s\n{extra}")
+            f"shutdown_grace = 3s\nprivilege_separation = no\n{extra}")
 
     def start(self, *args):
         self.proc = subprocess.Popen(
@@ -186,6 +186,25 @@ def test_per_ip_limit_refuses_politely_and_serves_others(stack):
     assert "reason=max_sessions_per_ip" in stack.stderr()
     for s_, _, _ in held[1:]:
         s_.close()
+
+
+def test_connection_rate_per_address(stack):
+    """A flood of short connections from one address is refused politely
+    past max_connection_rate; another address is still served."""
+    stack.configure("max_connection_rate = 5\nmax_sessions_per_ip = 50\n")
+    stack.start()
+    lines = []
+    for _ in range(8):
+        s, f, line = greet(stack.port)
+        lines.append(line)
+        s.close()
+    assert all(l.startswith("220 fake") for l in lines[:5]), lines
+    assert lines[5:] == ["421 4.7.0 Too many connections, try again "
+                         "later\r\n"] * 3, lines
+    s2, f2, line2 = greet(stack.port, source="127.0.0.2")
+    assert line2.startswith("220 fake")
+    s2.close()
+    assert "reason=max_connection_rate" in stack.stderr()
 
 
 def test_total_limit_on_a_listener(stack):
@@ -294,7 +313,7 @@ def test_bad_config_and_missing_programs_are_refused(stack):
     r = subprocess.run([str(stack.bin / "maild"), "-c", str(stack.conf), "-f"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 78
-    assert f"{stack.conf}:9: unknown key 'frobs'" in r.stderr
+    assert f"{stack.conf}:10: unknown key 'frobs'" in r.stderr
     stack.configure(f"listen_pop3 = 127.0.0.1:{free_port()}\n")
     r = subprocess.run([str(stack.bin / "maild"), "-c", str(stack.conf), "-f"],
                        capture_output=True, text=True, timeout=10)

@@ -85,6 +85,7 @@ class Pop3Stack:
             f"hostname = mx.{DOMAIN}\ndomains = {DOMAIN}\n"
             f"state_dir = {self.state}\nmail_dir = {self.mail}\n"
             f"users = {self.tmp}/users\nlog = {self.logfile}\n"
+            f"privilege_separation = no\n"
             f"listen_pop3 = 127.0.0.1:{self.port}\n"
             f"listen_pop3s = 127.0.0.1:{self.port_s}\n"
             f"tls_cert = {tls_cert.cert}\ntls_key = {tls_cert.key}\n"
