@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "io.h"
 #include "handoff.h"
 #include "str.h"
@@ -175,7 +176,7 @@ handoff_start(struct io *io, const char *program, const char *config_path,
 		return -1;
 	}
 	/* The whole handoff fits in a pipe: write it, then start. */
-	if (io_fd_write_all(pfd[1], data.data, data.len) < 0) {
+	if (fd_write_all(pfd[1], data.data, data.len) < 0) {
 		*error_r = "cannot write the handoff";
 		goto fail;
 	}

@@ -957,29 +957,6 @@ io_preload(struct io *io, const void *p, size_t n)
 	return 0;
 }
 
-/* io_fd_write_all - n octets to a plain fd, through short writes, EINTR */
-int
-io_fd_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t r;
-
-	while (n > 0) {
-		r = write(fd, c, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		c += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* io_fd_in - the descriptor reads come from (for poll) */
 int
 io_fd_in(const struct io *io)

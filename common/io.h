@@ -66,9 +66,6 @@ int io_is_tls(const struct io *io);
 void io_set_secure(struct io *io);
 int io_preload(struct io *io, const void *p, size_t n);
 int io_fd_in(const struct io *io);
-
-/* No struct io: all of p to a plain descriptor; 0, or -1 with errno. */
-int io_fd_write_all(int fd, const void *p, size_t n);
 int io_tls_describe(const struct io *io, struct buf *out);
 SSL *io_tls_ssl(const struct io *io);
 int io_tls_shutdown(struct io *io);

@@ -66,7 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "fdio.h"
 #include "maildir.h"
 #include "str.h"
 
@@ -318,7 +318,7 @@ maildir_msg_begin(struct maildir *md, struct maildir_msg *m,
 static int
 flush(struct maildir_msg *m)
 {
-	if (m->wlen > 0 && io_fd_write_all(m->fd, m->wbuf, m->wlen) < 0)
+	if (m->wlen > 0 && fd_write_all(m->fd, m->wbuf, m->wlen) < 0)
 		return -1;
 	m->wlen = 0;
 	return 0;
@@ -343,7 +343,7 @@ maildir_msg_write(struct maildir_msg *m, const void *p, size_t n)
 		if (flush(m) < 0)
 			return -1;
 		if (n >= sizeof(m->wbuf))
-			return io_fd_write_all(m->fd, s, n);
+			return fd_write_all(m->fd, s, n);
 	}
 	memcpy(m->wbuf + m->wlen, s, n);
 	m->wlen += n;

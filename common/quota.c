@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "fdio.h"
 #include "buf.h"
 #include "maildir.h"
 #include "quota.h"
@@ -358,7 +358,7 @@ quota_recalc(int maildir_fd, uint64_t limit, struct quota_usage *u,
 		*error_r = "cannot create maildirsize";
 		return -1;
 	}
-	if (io_fd_write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
+	if (fd_write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		(void)close(fd);
 		(void)unlinkat(tmp_fd, name, 0);

@@ -55,7 +55,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "fdio.h"
 #include "alloc.h"
 #include "buf.h"
 #include "clock.h"
@@ -343,7 +343,7 @@ read_message(uint64_t limit, struct scan *sc)
 			die_perm("5.3.4 message too big",
 			    "message exceeds message_size_limit");
 		scan_feed(sc, chunk, (size_t)r);
-		if (io_fd_write_all(tmp_fd, chunk, (size_t)r) < 0)
+		if (fd_write_all(tmp_fd, chunk, (size_t)r) < 0)
 			die_write("cannot write the message");
 	}
 	return size;

@@ -65,7 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "fdio.h"
 #include "addr.h"
 #include "alloc.h"
 #include "bounce.h"
@@ -759,15 +759,15 @@ main(int argc, char **argv)
 	if (rc_spawn != 0)
 		die(EX_TEMPFAIL, "cannot run inject: %s", strerror(rc_spawn));
 
-	if (io_fd_write_all(m[1], hdr.data, hdr.len) < 0 ||
-	    io_fd_write_all(m[1], in.data + body, in.len - (size_t)body) < 0)
+	if (fd_write_all(m[1], hdr.data, hdr.len) < 0 ||
+	    fd_write_all(m[1], in.data + body, in.len - (size_t)body) < 0)
 		reader_gone = 1;
 	buf_free(&hdr);
 	while (!reader_gone && !eof) {
 		buf_reset(&in);
 		if (!read_more(&f, &in))
 			eof = 1;
-		if (in.len > 0 && io_fd_write_all(m[1], in.data, in.len) < 0)
+		if (in.len > 0 && fd_write_all(m[1], in.data, in.len) < 0)
 			reader_gone = 1;
 	}
 	(void)close(m[1]);
@@ -791,7 +791,7 @@ main(int argc, char **argv)
 			die(EX_DATAERR, "cannot encode the envelope (a field "
 			    "holds a control character or is too long)");
 		}
-		(void)io_fd_write_all(en[1], wire.data, wire.len);
+		(void)fd_write_all(en[1], wire.data, wire.len);
 	}
 	(void)close(en[1]);
 	for (;;) {

@@ -50,7 +50,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "fdio.h"
 #include "addr.h"
 #include "alloc.h"
 #include "bounce.h"
@@ -124,10 +124,10 @@ run_inject(const struct buf *msg, const struct envelope *env,
 		goto out;
 	}
 	/* Message first, then the envelope (INJECT.md). */
-	if (io_fd_write_all(m[1], msg->data, msg->len) == 0) {
+	if (fd_write_all(m[1], msg->data, msg->len) == 0) {
 		(void)close(m[1]);
 		m[1] = -1;
-		(void)io_fd_write_all(en[1], wire.data, wire.len);
+		(void)fd_write_all(en[1], wire.data, wire.len);
 	}
 	if (m[1] >= 0)
 		(void)close(m[1]);
