@@ -83,11 +83,16 @@ endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_template,$(p))))
 PROGRAM_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
 
-# pop3d-user and imapd-user are pop3d and imapd under a second name: the
-# post-login half, which make install makes set-uid to the mail user.
+# pop3d-user and imapd-user are pop3d and imapd linked with notls.c ahead
+# of the library: the post-login half (make install makes it set-uid to the
+# mail user) never starts TLS, so it does not load OpenSSL at all.
+NOTLS_OBJ := $(BUILD)/obj/common/notls/notls.o
 USER_BINS := $(foreach p,pop3d imapd,$(if $(filter $(p),$(PROGRAMS)),$(BUILD)/bin/$(p)-user))
-$(BUILD)/bin/%-user: $(BUILD)/bin/%
-	cp -f $< $@
+define user_template
+$$(BUILD)/bin/$(1)-user: $$($(1)_OBJS) $$(NOTLS_OBJ) $$(LIBCOMMON) | $$(BUILD)/bin
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$($(1)_OBJS) $$(NOTLS_OBJ) $$(LIBCOMMON) $$(LIBS)
+endef
+$(foreach p,pop3d imapd,$(if $(filter $(p),$(PROGRAMS)),$(eval $(call user_template,$(p)))))
 
 # --- tests -------------------------------------------------------------------
 

@@ -142,38 +142,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include "alloc.h"
 #include "buf.h"
 #include "io.h"
+#include "io-int.h"
 #include "str.h"
 
-struct io {
-	int fd_in;
-	int fd_out;
-	int flags_in;		/* original file status flags, or -1 */
-	int flags_out;		/* same for fd_out; -1 if it is fd_in */
-	int sock_out;		/* fd_out is a socket: use send() */
-	int timeout_ms;		/* each wait; negative: no limit */
-	int64_t deadline;	/* CLOCK_MONOTONIC ms, or -1 for none */
-	SSL *ssl;		/* NULL until TLS starts */
-	int dead;		/* errno of a fatal TLS failure, or 0 */
-	int secure;		/* TLS ended in the process before us */
-	size_t ipos;		/* next unread byte of ibuf */
-	size_t ilen;		/* bytes in ibuf */
-	size_t ostart;		/* first byte of obuf not yet written */
-	size_t olen;		/* bytes in obuf */
-	char errbuf[256];	/* io_error() text */
-	char ibuf[IO_BUFSIZE];
-	char obuf[IO_BUFSIZE];
-};
 
 /* now_ms - CLOCK_MONOTONIC in milliseconds */
-static int64_t
-now_ms(void)
+int64_t
+ioi_now_ms(void)
 {
 	struct timespec ts;
 
@@ -196,12 +174,12 @@ earliest(int64_t a, int64_t b)
 static int
 past_deadline(const struct io *io)
 {
-	return io->deadline >= 0 && now_ms() >= io->deadline;
+	return io->deadline >= 0 && ioi_now_ms() >= io->deadline;
 }
 
 /* set_error - put one line of text into errbuf */
-static void
-set_error(struct io *io, const char *what, const char *detail)
+void
+ioi_set_error(struct io *io, const char *what, const char *detail)
 {
 	if (detail != NULL && *detail != '\0')
 		(void)snprintf(io->errbuf, sizeof(io->errbuf), "%s: %s",
@@ -211,8 +189,8 @@ set_error(struct io *io, const char *what, const char *detail)
 }
 
 /* wait_fd - poll fd for events within the timeout, deadline and until */
-static int
-wait_fd(struct io *io, int fd, short events, int64_t until)
+int
+ioi_wait_fd(struct io *io, int fd, short events, int64_t until)
 {
 	struct pollfd pfd;
 	int64_t now, end, left;
@@ -222,7 +200,7 @@ wait_fd(struct io *io, int fd, short events, int64_t until)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	now = now_ms();
+	now = ioi_now_ms();
 	end = io->timeout_ms >= 0 ? now + io->timeout_ms : -1;
 	end = earliest(earliest(end, io->deadline), until);
 	for (;;) {
@@ -247,7 +225,7 @@ wait_fd(struct io *io, int fd, short events, int64_t until)
 			return 0;
 		}
 		if (r == 0) {
-			now = now_ms();
+			now = ioi_now_ms();
 			if (end >= 0 && now < end)
 				continue;	/* woke early: wait the rest */
 			errno = ETIMEDOUT;
@@ -255,46 +233,13 @@ wait_fd(struct io *io, int fd, short events, int64_t until)
 		}
 		if (errno != EINTR)
 			return -1;
-		now = now_ms();
+		now = ioi_now_ms();
 	}
-}
-
-/* tls_failed - map an OpenSSL failure to errno and text; the io is dead */
-static int
-tls_failed(struct io *io, int ssl_err, const char *what)
-{
-	int saved = errno;
-	unsigned long e;
-	char detail[200];
-
-	e = ERR_peek_error();
-	detail[0] = '\0';
-	if (ssl_err == SSL_ERROR_SSL &&
-	    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-		set_error(io, what, "connection closed without close_notify");
-		saved = ECONNRESET;
-	} else if (ssl_err == SSL_ERROR_SYSCALL && e == 0) {
-		if (saved == 0) {
-			set_error(io, what, "connection closed");
-			saved = ECONNRESET;
-		} else
-			set_error(io, what, strerror(saved));
-	} else {
-		if (e != 0)
-			ERR_error_string_n(e, detail, sizeof(detail));
-		set_error(io, what, detail[0] != '\0' ? detail :
-		    "protocol error");
-		saved = EPROTO;
-	}
-	ERR_clear_error();
-	io->dead = saved;
-	errno = saved;
-	return -1;
 }
 
 /* flush_before_wait - send buffered output before a read waits for input */
-static int
-flush_before_wait(struct io *io)
+int
+ioi_flush_before_wait(struct io *io)
 {
 	if (io->olen > io->ostart)
 		return io_flush(io);
@@ -306,50 +251,22 @@ static ssize_t
 raw_read(struct io *io, void *p, size_t n)
 {
 	ssize_t r;
-	int e, err;
 
 	if (n > INT_MAX)
 		n = INT_MAX;
+	if (io->tls_ops != NULL)
+		return io->tls_ops->read(io, p, n);
 	for (;;) {
-		if (io->ssl == NULL) {
-			r = read(io->fd_in, p, n);
-			if (r >= 0)
-				return r;
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			if (flush_before_wait(io) < 0 ||
-			    wait_fd(io, io->fd_in, POLLIN, -1) < 0)
-				return -1;
+		r = read(io->fd_in, p, n);
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
 			continue;
-		}
-		ERR_clear_error();
-		errno = 0;
-		e = SSL_read(io->ssl, p, (int)n);
-		if (e > 0)
-			return e;
-		err = SSL_get_error(io->ssl, e);
-		switch (err) {
-		case SSL_ERROR_ZERO_RETURN:
-			return 0;
-		case SSL_ERROR_WANT_READ:
-			/*
-			 * The socket was readable but held no application
-			 * data (a TLS 1.3 session ticket, say): whatever we
-			 * buffered must go out before we wait for a reply.
-			 */
-			if (flush_before_wait(io) < 0 ||
-			    wait_fd(io, io->fd_in, POLLIN, -1) < 0)
-				return -1;
-			break;
-		case SSL_ERROR_WANT_WRITE:
-			if (wait_fd(io, io->fd_out, POLLOUT, -1) < 0)
-				return -1;
-			break;
-		default:
-			return tls_failed(io, err, "TLS read");
-		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (ioi_flush_before_wait(io) < 0 ||
+		    ioi_wait_fd(io, io->fd_in, POLLIN, -1) < 0)
+			return -1;
 	}
 }
 
@@ -358,49 +275,24 @@ static ssize_t
 raw_write(struct io *io, const void *p, size_t n)
 {
 	ssize_t r;
-	int e, err;
 
 	if (n > INT_MAX)
 		n = INT_MAX;
+	if (io->tls_ops != NULL)
+		return io->tls_ops->write(io, p, n);
 	for (;;) {
-		if (io->ssl == NULL) {
-			if (io->sock_out)
-				r = send(io->fd_out, p, n, MSG_NOSIGNAL);
-			else
-				r = write(io->fd_out, p, n);
-			if (r >= 0)
-				return r;
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			if (wait_fd(io, io->fd_out, POLLOUT, -1) < 0)
-				return -1;
+		if (io->sock_out)
+			r = send(io->fd_out, p, n, MSG_NOSIGNAL);
+		else
+			r = write(io->fd_out, p, n);
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
 			continue;
-		}
-		ERR_clear_error();
-		errno = 0;
-		e = SSL_write(io->ssl, p, (int)n);
-		if (e > 0)
-			return e;
-		err = SSL_get_error(io->ssl, e);
-		switch (err) {
-		case SSL_ERROR_WANT_WRITE:
-			if (wait_fd(io, io->fd_out, POLLOUT, -1) < 0)
-				return -1;
-			break;
-		case SSL_ERROR_WANT_READ:
-			if (wait_fd(io, io->fd_in, POLLIN, -1) < 0)
-				return -1;
-			break;
-		case SSL_ERROR_ZERO_RETURN:
-			set_error(io, "TLS write", "peer sent close_notify");
-			io->dead = EPIPE;
-			errno = EPIPE;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		default:
-			return tls_failed(io, err, "TLS write");
-		}
+		if (ioi_wait_fd(io, io->fd_out, POLLOUT, -1) < 0)
+			return -1;
 	}
 }
 
@@ -494,8 +386,8 @@ io_free(struct io *io)
 {
 	if (io == NULL)
 		return;
-	if (io->ssl != NULL)
-		SSL_free(io->ssl);
+	if (io->tls_ops != NULL)
+		io->tls_ops->free(io);
 	restore_flags(io->fd_in, io->flags_in);
 	if (io->fd_out != io->fd_in)
 		restore_flags(io->fd_out, io->flags_out);
@@ -514,7 +406,7 @@ io_set_timeout(struct io *io, int timeout_ms)
 void
 io_set_deadline(struct io *io, int ms_from_now)
 {
-	io->deadline = ms_from_now < 0 ? -1 : now_ms() + ms_from_now;
+	io->deadline = ms_from_now < 0 ? -1 : ioi_now_ms() + ms_from_now;
 }
 
 /* io_read_line - one line without terminator; 1, 0 at EOF, -1/errno */
@@ -655,13 +547,9 @@ size_t
 io_pending(const struct io *io)
 {
 	size_t n = io->ilen - io->ipos;
-	int k;
 
-	if (io->ssl != NULL) {
-		k = SSL_pending(io->ssl);
-		if (k > 0)
-			n += (size_t)k;
-	}
+	if (io->tls_ops != NULL)
+		n += io->tls_ops->pending(io);
 	return n;
 }
 
@@ -674,7 +562,7 @@ io_input_ready(struct io *io)
 
 	if (io->ipos < io->ilen)
 		return 1;
-	if (io->ssl != NULL && SSL_has_pending(io->ssl))
+	if (io->tls_ops != NULL && io->tls_ops->ready(io))
 		return 1;
 	for (;;) {
 		pfd.fd = io->fd_in;
@@ -697,18 +585,9 @@ io_input_ready(struct io *io)
 void
 io_discard_input(struct io *io)
 {
-	char scratch[512];
-	int i;
-
 	io->ipos = io->ilen = 0;
-	if (io->ssl == NULL || io->dead)
-		return;
-	/* Decrypted bytes are read without any I/O; bounded by one record. */
-	for (i = 0; i < 64 && SSL_pending(io->ssl) > 0; i++)
-		if (SSL_read(io->ssl, scratch, sizeof(scratch)) <= 0)
-			break;
-	ERR_clear_error();
-	explicit_bzero(scratch, sizeof(scratch));
+	if (io->tls_ops != NULL && !io->dead)
+		io->tls_ops->discard(io);
 }
 
 /* io_flush - write out everything buffered, within the timeout */
@@ -803,137 +682,11 @@ io_printf(struct io *io, const char *fmt, ...)
 	return r;
 }
 
-/* handshake - run SSL_accept or SSL_connect to the end within timeout */
-static int
-handshake(struct io *io, int server)
-{
-	int64_t until;
-	int r, err;
-
-	until = io->timeout_ms >= 0 ? now_ms() + io->timeout_ms : -1;
-	for (;;) {
-		ERR_clear_error();
-		errno = 0;
-		r = server ? SSL_accept(io->ssl) : SSL_connect(io->ssl);
-		if (r == 1)
-			return 0;
-		err = SSL_get_error(io->ssl, r);
-		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(io, err == SSL_ERROR_WANT_READ ?
-			    io->fd_in : io->fd_out, err == SSL_ERROR_WANT_READ ?
-			    POLLIN : POLLOUT, until) < 0) {
-				set_error(io, "TLS handshake", errno ==
-				    ETIMEDOUT ? "timed out" : strerror(errno));
-				io->dead = errno;
-				return -1;
-			}
-			continue;
-		}
-		return tls_failed(io, err, "TLS handshake");
-	}
-}
-
-/* is_ip_literal - 1 if s is an IPv4 or IPv6 address */
-static int
-is_ip_literal(const char *s)
-{
-	unsigned char a[16];
-
-	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
-}
-
-/* start_tls - discard plaintext input, then handshake on the stream */
-static int
-start_tls(struct io *io, SSL_CTX *ctx, int server, const char *sni,
-    const char **error_r)
-{
-	char name[256];
-	int ok;
-
-	if (io->ssl != NULL || io->dead) {
-		set_error(io, io->ssl != NULL ? "TLS already started" :
-		    "stream failed before TLS", NULL);
-		*error_r = io->errbuf;
-		errno = EINVAL;
-		return -1;
-	}
-	/* From here on a failure leaves the stream dead: no plaintext. */
-	if (io_flush(io) < 0) {
-		set_error(io, "write before TLS", strerror(errno));
-		*error_r = io->errbuf;
-		io->dead = errno;
-		return -1;
-	}
-	/* A writable copy of sni: OpenSSL's macro casts away const. */
-	if (sni != NULL && str_copy(name, sizeof(name), sni) < 0) {
-		set_error(io, "TLS setup", "server name too long");
-		*error_r = io->errbuf;
-		io->dead = errno = EINVAL;
-		return -1;
-	}
-	io_discard_input(io);
-	ERR_clear_error();
-	io->ssl = SSL_new(ctx);
-	if (io->ssl == NULL) {
-		*error_r = io->errbuf;
-		return tls_failed(io, SSL_ERROR_SSL, "SSL_new");
-	}
-	if (io->fd_in == io->fd_out)
-		ok = SSL_set_fd(io->ssl, io->fd_in);
-	else
-		ok = SSL_set_rfd(io->ssl, io->fd_in) &&
-		    SSL_set_wfd(io->ssl, io->fd_out);
-	SSL_set_mode(io->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (ok && !server && sni != NULL && *sni != '\0') {
-		if (!is_ip_literal(sni))
-			ok = SSL_set_tlsext_host_name(io->ssl, name);
-		if (ok && (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER)) {
-			SSL_set_hostflags(io->ssl,
-			    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-			if (is_ip_literal(sni))
-				ok = X509_VERIFY_PARAM_set1_ip_asc(
-				    SSL_get0_param(io->ssl), sni);
-			else
-				ok = SSL_set1_host(io->ssl, sni);
-		}
-	}
-	if (!ok) {
-		(void)tls_failed(io, SSL_ERROR_SSL, "TLS setup");
-		*error_r = io->errbuf;
-		return -1;
-	}
-	if (server)
-		SSL_set_accept_state(io->ssl);
-	else
-		SSL_set_connect_state(io->ssl);
-	if (handshake(io, server) < 0) {
-		*error_r = io->errbuf;
-		return -1;
-	}
-	return 0;
-}
-
-/* io_start_tls_server - drop plaintext input, accept a TLS handshake */
-int
-io_start_tls_server(struct io *io, SSL_CTX *ctx, const char **error_r)
-{
-	return start_tls(io, ctx, 1, NULL, error_r);
-}
-
-/* io_start_tls_client - drop plaintext input, make a TLS handshake */
-int
-io_start_tls_client(struct io *io, SSL_CTX *ctx, const char *sni,
-    const char **error_r)
-{
-	return start_tls(io, ctx, 0, sni, error_r);
-}
-
 /* io_is_tls - 1 once a TLS handshake has succeeded on the stream */
 int
 io_is_tls(const struct io *io)
 {
-	return (io->ssl != NULL && io->dead == 0) || io->secure;
+	return (io->tls_ops != NULL && io->dead == 0) || io->secure;
 }
 
 /* io_set_secure - the peer is behind a TLS proxy (a login process) */
@@ -968,59 +721,26 @@ io_fd_in(const struct io *io)
 int
 io_tls_describe(const struct io *io, struct buf *out)
 {
-	const char *cipher;
-
 	if (!io_is_tls(io)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (io->ssl == NULL)
+	if (io->tls_ops == NULL)
 		return buf_printf(out, "via-login-process");
-	cipher = SSL_get_cipher_name(io->ssl);
-	return buf_printf(out, "%s %s", SSL_get_version(io->ssl),
-	    cipher != NULL ? cipher : "unknown");
-}
-
-/* io_tls_ssl - the OpenSSL connection, or NULL before TLS */
-SSL *
-io_tls_ssl(const struct io *io)
-{
-	return io->ssl;
+	return io->tls_ops->describe(io, out);
 }
 
 /* io_tls_shutdown - flush and send close_notify (not waiting for one) */
 int
 io_tls_shutdown(struct io *io)
 {
-	int64_t until;
-	int r, err;
-
-	if (io->ssl == NULL) {
+	if (io->tls_ops == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (io_flush(io) < 0)
 		return -1;
-	until = io->timeout_ms >= 0 ? now_ms() + io->timeout_ms : -1;
-	for (;;) {
-		ERR_clear_error();
-		errno = 0;
-		r = SSL_shutdown(io->ssl);
-		if (r >= 0)
-			return 0;
-		err = SSL_get_error(io->ssl, r);
-		if (err == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(io, io->fd_out, POLLOUT, until) < 0)
-				return -1;
-			continue;
-		}
-		if (err == SSL_ERROR_WANT_READ) {
-			if (wait_fd(io, io->fd_in, POLLIN, until) < 0)
-				return -1;
-			continue;
-		}
-		return tls_failed(io, err, "TLS shutdown");
-	}
+	return io->tls_ops->shutdown(io);
 }
 
 /* io_error - one line about the last TLS failure ("" if none) */

@@ -87,10 +87,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "alloc.h"
 #include "mailbox.h"
+#include "sha256.h"
 #include "str.h"
 
 #define OPEN_MSG_FLAGS	(O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | \
@@ -194,8 +194,8 @@ int
 mailbox_uid(const char *name, size_t base_len, char out[MAILBOX_UID_MAX + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, k;
+	uint8_t md[SHA256_LEN];
+	unsigned int mdlen = SHA256_LEN, k;
 	size_t i;
 	int plain = base_len >= 1 && base_len <= MAILBOX_UID_MAX;
 
@@ -208,12 +208,7 @@ mailbox_uid(const char *name, size_t base_len, char out[MAILBOX_UID_MAX + 1])
 		out[base_len] = '\0';
 		return 0;
 	}
-	if (EVP_Digest(name, base_len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32) {
-		/* Cannot happen with a working libcrypto; keep it stable. */
-		memset(md, 0, sizeof(md));
-		mdlen = 32;
-	}
+	sha256(name, base_len, md);
 	out[0] = 'H';
 	for (k = 0; k < mdlen; k++) {
 		out[1 + 2 * k] = hex[md[k] >> 4];

@@ -59,13 +59,13 @@
 #include <unistd.h>
 
 #include <linux/landlock.h>
-#include <openssl/evp.h>
 
 #include "auth.h"
 #include "handoff.h"
 #include "progpath.h"
 #include "imapd.h"
 #include "sasl.h"
+#include "sha256.h"
 #include "log.h"
 #include "str.h"
 #include "userdb.h"
@@ -211,16 +211,14 @@ confine(struct imapd *d, int dir_fd)
 static void
 session_slot(struct imapd *d)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0, i;
+	uint8_t md[SHA256_LEN];
+	unsigned i;
 	struct buf key = BUF_INIT(1024), path = BUF_INIT(4096);
 	char hex[17];
 	int dfd, fd;
 
 	(void)buf_printf(&key, "%s\n%s", d->address, d->client);
-	if (EVP_Digest(key.data, key.len, md, &mdlen, EVP_sha256(),
-	    NULL) != 1)
-		goto out;
+	sha256(key.data, key.len, md);
 	for (i = 0; i < 8; i++) {
 		hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
 		hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];

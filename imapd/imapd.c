@@ -279,7 +279,7 @@ handed_session(struct imapd *d)
 	(void)str_copy(d->client, sizeof(d->client), h.client);
 	d->handed_off = 1;
 	imapd_handed_login(d, &h);
-	explicit_bzero(&h, sizeof(h));
+	explicit_bzero(h.ticket, sizeof(h.ticket));
 	imapd_session(d);
 }
 

@@ -243,7 +243,7 @@ handed_session(struct pop3d *p)
 	(void)str_copy(p->client, sizeof(p->client), h.client);
 	p->handed_off = 1;
 	pop3d_handed_login(p, &h);
-	explicit_bzero(&h, sizeof(h));
+	explicit_bzero(h.ticket, sizeof(h.ticket));
 	pop3d_session(p);
 }
 
