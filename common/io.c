@@ -92,7 +92,9 @@
  *	out. On sockets send(MSG_NOSIGNAL) is used; programs must still
  *	ignore SIGPIPE, because pipes and OpenSSL use write(2).
  *
- *	TLS. io_start_tls_server() and io_start_tls_client() flush the
+ *	TLS (in iotls.c, apart so that programs that never start TLS do
+ *	not link OpenSSL; io-int.h joins the two). io_start_tls_server()
+ *	and io_start_tls_client() flush the
  *	output (the "220 Ready" must go out in plaintext), discard every
  *	byte of buffered input (CVE-2011-0411 for servers, CVE-2021-38371
  *	for clients; SECURITY T1, T3, P1, I1), then make the handshake. A
