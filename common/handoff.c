@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -210,6 +211,9 @@ handoff_start(struct io *io, const char *program, const char *config_path,
 	}
 	(void)close(sp[1]);
 	(void)close(pfd[0]);
+	/* The relay lives as long as the session: give back what the
+	   login stage used and freed. */
+	(void)malloc_trim(0);
 	relay(io, sp[0]);
 	(void)close(sp[0]);
 	reap(pid);

@@ -306,8 +306,9 @@ start_tls(struct io *io, SSL_CTX *ctx, int server, const char *sni,
 	else
 		ok = SSL_set_rfd(SSL_OF(io), io->fd_in) &&
 		    SSL_set_wfd(SSL_OF(io), io->fd_out);
+	/* RELEASE_BUFFERS: an idle connection keeps no record buffers. */
 	SSL_set_mode(SSL_OF(io), SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	if (ok && !server && sni != NULL && *sni != '\0') {
 		if (!is_ip_literal(sni))
 			ok = SSL_set_tlsext_host_name(SSL_OF(io), name);
