@@ -61,6 +61,7 @@
 #include "authd.h"
 #include "buf.h"
 #include "config.h"
+#include "daemon.h"
 #include "fail.h"
 #include "log.h"
 #include "privdrop.h"
@@ -82,96 +83,10 @@ static struct config cfg;
 static struct conn conns[AUTHD_CONN_MAX];
 static unsigned n_conns;
 static int listen_fd = -1;
-static int sig_fds[2] = { -1, -1 };
-static volatile sig_atomic_t got_term, got_hup;
+static int sig_fd = -1;		/* the self-pipe (daemon.h) */
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct stat sock_st;
 
-/* die - log the fatal error and exit with kind's status */
-static void __attribute__((noreturn))
-die(enum fail_kind kind, const char *what, const char *why)
-{
-	log_event(LOG_ERR, "status=fatal kind=%s error=\"%s: %s\"",
-	    fail_name(kind), what, why != NULL ? why : "");
-	exit(fail_exit_status(kind));
-}
-
-/* die_temp - a temporary failure to run at all: exit 111 */
-static void __attribute__((noreturn))
-die_temp(const char *what, const char *why)
-{
-	die(FAIL_TEMP, what, why);
-}
-
-/* die_perm - the operator must fix something first: exit 100 */
-static void __attribute__((noreturn))
-die_perm(const char *what, const char *why)
-{
-	die(FAIL_PERM, what, why);
-}
-
-/* die_oom - out of memory is temporary */
-static void
-die_oom(void)
-{
-	die_temp("out of memory", NULL);
-}
-
-/* authd_now_ms - the monotonic clock in milliseconds */
-int64_t
-authd_now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* on_signal - note the signal and wake the loop */
-static void
-on_signal(int sig)
-{
-	int save = errno;
-
-	if (sig == SIGTERM || sig == SIGINT)
-		got_term = 1;
-	else if (sig == SIGHUP)
-		got_hup = 1;
-	if (write(sig_fds[1], "", 1) < 0) {
-		/* The pipe is full: the loop has a wake-up pending. */
-	}
-	errno = save;
-}
-
-/* setup_signals - self-pipe handlers; SIGPIPE ignored */
-static void
-setup_signals(void)
-{
-	struct sigaction sa;
-
-	if (pipe2(sig_fds, O_CLOEXEC | O_NONBLOCK) < 0)
-		die_temp("cannot make a pipe", strerror(errno));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-}
-
-/* setup_fds - fds 0-2 taken, so no socket we open lands on them */
-static void
-setup_fds(void)
-{
-	int fd;
-
-	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) < 0 &&
-		    open("/dev/null", O_RDWR) != fd)
-			_exit(FAIL_EXIT_TEMP);
-}
 
 /* live_socket - 1 if an authd answers on sock_path */
 static int
@@ -205,24 +120,24 @@ open_socket(void)
 	if (buf_printf(&dir, "%s/auth", cfg.state_dir) < 0 ||
 	    (size_t)snprintf(sock_path, sizeof(sock_path), "%s/%s",
 	    cfg.state_dir, AUTH_SOCKET) >= sizeof(sock_path))
-		die_perm("state_dir too long for a socket path", cfg.state_dir);
+		daemon_die_perm("state_dir too long for a socket path", cfg.state_dir);
 	if ((mkdir(cfg.state_dir, 0755) < 0 && errno != EEXIST) ||
 	    (mkdir(buf_cstr(&dir), 0755) < 0 && errno != EEXIST))
-		die_temp("cannot make STATE_DIR/auth", strerror(errno));
+		daemon_die_temp("cannot make STATE_DIR/auth", strerror(errno));
 	buf_free(&dir);
 	if (lstat(sock_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			die_perm("not a socket", sock_path);
+			daemon_die_perm("not a socket", sock_path);
 		if (live_socket())
-			die_temp("another authd is running", sock_path);
+			daemon_die_temp("another authd is running", sock_path);
 		if (unlink(sock_path) < 0)
-			die_temp("cannot remove the stale socket",
+			daemon_die_temp("cannot remove the stale socket",
 			    strerror(errno));
 	}
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0);
 	if (listen_fd < 0)
-		die_temp("cannot make a socket", strerror(errno));
+		daemon_die_temp("cannot make a socket", strerror(errno));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, sock_path, sizeof(sock_path));
@@ -231,12 +146,12 @@ open_socket(void)
 		int e = errno;
 
 		(void)umask(old);
-		die_temp("cannot bind the socket", strerror(e));
+		daemon_die_temp("cannot bind the socket", strerror(e));
 	}
 	(void)umask(old);
 	if (chmod(sock_path, 0666) < 0 || lstat(sock_path, &sock_st) < 0 ||
 	    listen(listen_fd, SOMAXCONN) < 0)
-		die_temp("cannot set up the socket", strerror(errno));
+		daemon_die_temp("cannot set up the socket", strerror(errno));
 }
 
 /* remove_socket - unlink the socket if it is still the one we made */
@@ -324,7 +239,7 @@ serve_lines(struct conn *c, int64_t now)
 		c->close_after = 1;
 	}
 	/* The delay counts from when the answer is ready. */
-	c->send_at = authd_now_ms() + a.delay_ms;
+	c->send_at = daemon_now_ms() + a.delay_ms;
 	explicit_bzero(&a, sizeof(a));
 }
 
@@ -385,7 +300,7 @@ conn_step(struct conn *c, short revents, int64_t now)
 		size_t before = c->in.len;
 
 		serve_lines(c, now);
-		now = authd_now_ms();
+		now = daemon_now_ms();
 		if (conn_write(c, now) < 0) {
 			conn_close(c);
 			return;
@@ -477,22 +392,19 @@ loop(void)
 {
 	static struct pollfd p[AUTHD_CONN_MAX + 2];
 	static short which[AUTHD_CONN_MAX + 2];
-	char drain[64];
-
 	for (;;) {
-		int64_t now = authd_now_ms();
+		int64_t now = daemon_now_ms();
 		nfds_t n = 0, k;
 		size_t i;
 
-		while (read(sig_fds[0], drain, sizeof(drain)) > 0)
-			;
-		if (got_term)
+		daemon_drain(sig_fd);
+		if (daemon_got_term)
 			stop();
-		if (got_hup) {
-			got_hup = 0;
+		if (daemon_got_hup) {
+			daemon_got_hup = 0;
 			reload();
 		}
-		p[n].fd = sig_fds[0];
+		p[n].fd = sig_fd;
 		p[n].events = POLLIN;
 		which[n++] = -1;
 		if (n_conns < AUTHD_CONN_MAX) {
@@ -513,8 +425,8 @@ loop(void)
 			which[n++] = (short)i;
 		}
 		if (poll(p, n, wait_ms(now)) < 0 && errno != EINTR)
-			die_temp("poll failed", strerror(errno));
-		now = authd_now_ms();
+			daemon_die_temp("poll failed", strerror(errno));
+		now = daemon_now_ms();
 		for (k = 0; k < n; k++) {
 			if (which[k] == -2 && (p[k].revents & POLLIN))
 				accept_clients(now);
@@ -541,8 +453,8 @@ main(int argc, char **argv)
 	int c, drop = 0;
 	size_t i;
 
-	setup_fds();
-	alloc_set_oom_handler(die_oom);
+	daemon_fds(2);
+	alloc_set_oom_handler(daemon_die_oom);
 	while ((c = getopt(argc, argv, "c:fU")) != -1) {
 		switch (c) {
 		case 'c':
@@ -561,19 +473,19 @@ main(int argc, char **argv)
 		usage();
 	for (i = 0; i < AUTHD_CONN_MAX; i++)
 		conns[i].fd = -1;
-	setup_signals();
+	sig_fd = daemon_signals(0);
 	if (config_load(path, &cfg, &err) < 0) {
 		if (fail_from_errno(errno) == FAIL_PERM)
-			die_perm("config", buf_cstr(&err));
-		die_temp("config", buf_cstr(&err));
+			daemon_die_perm("config", buf_cstr(&err));
+		daemon_die_temp("config", buf_cstr(&err));
 	}
 	buf_free(&err);
 	if (log_open("authd", cfg.log, &error) < 0)
-		die_temp("cannot open the log", error);
+		daemon_die_temp("cannot open the log", error);
 	open_socket();
 	if (drop && privdrop_to(cfg.user_auth, &error) < 0) {
 		remove_socket();
-		die_temp("cannot become user_auth", error);
+		daemon_die_temp("cannot become user_auth", error);
 	}
 	authd_policy_init(&policy);
 	(void)authd_serve_init(&cfg, &policy);

@@ -43,7 +43,6 @@ struct authd_answer {
 };
 
 /* authd.c */
-int64_t authd_now_ms(void);
 
 /* authd-serve.c */
 void authd_policy_init(struct authd_policy *p);

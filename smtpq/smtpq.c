@@ -59,6 +59,7 @@
 #include "clock.h"
 #include "config.h"
 #include "fail.h"
+#include "daemon.h"
 #include "log.h"
 #include "privdrop.h"
 #include "qconf.h"
@@ -71,99 +72,15 @@
 struct smtpq g;
 char **smtpq_child_env;
 
-static int sig_fds[2] = { -1, -1 };
-static volatile sig_atomic_t got_term, got_hup;
+static int sig_fd = -1;		/* the self-pipe (daemon.h) */
 static struct pollfd *poll_fds;		/* the loop's, kept for reuse */
 static size_t poll_cap;
-
-/* die - log and exit with the status of kind */
-static void __attribute__((noreturn))
-die(enum fail_kind kind, const char *what, const char *why)
-{
-	log_event(LOG_ERR, "status=fatal kind=%s error=\"%s: %s\"",
-	    fail_name(kind), what, why != NULL ? why : "");
-	exit(fail_exit_status(kind));
-}
-
-/* die_temp - a temporary failure to run at all: exit 111 */
-static void __attribute__((noreturn))
-die_temp(const char *what, const char *why)
-{
-	die(FAIL_TEMP, what, why);
-}
-
-/* die_perm - the operator must fix something first: exit 100 */
-static void __attribute__((noreturn))
-die_perm(const char *what, const char *why)
-{
-	die(FAIL_PERM, what, why);
-}
-
-/* die_oom - out of memory is temporary */
-static void
-die_oom(void)
-{
-	die_temp("out of memory", NULL);
-}
-
-/* smtpq_now_ms - the monotonic clock in milliseconds */
-int64_t
-smtpq_now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* on_signal - note the signal and wake the loop */
-static void
-on_signal(int sig)
-{
-	int save = errno;
-
-	if (sig == SIGTERM || sig == SIGINT)
-		got_term = 1;
-	else if (sig == SIGHUP)
-		got_hup = 1;
-	if (write(sig_fds[1], "", 1) < 0) {
-		/* The pipe is full: the loop has a wake-up pending. */
-	}
-	errno = save;
-}
-
-/* setup_signals - self-pipe handlers; SIGPIPE ignored */
-static void
-setup_signals(void)
-{
-	struct sigaction sa;
-
-	if (pipe2(sig_fds, O_CLOEXEC | O_NONBLOCK) < 0)
-		die_temp("cannot make a pipe", strerror(errno));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
-	(void)sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-}
 
 /* setup_fds - fds 0-3 taken, so no file we open lands on them */
 static void
 setup_fds(void)
 {
-	int fd;
-
-	for (fd = 0; fd <= 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0) {
-			int n = open("/dev/null", O_RDWR);
-
-			if (n != fd)
-				_exit(FAIL_EXIT_TEMP);
-		}
+	daemon_fds(3);
 	(void)fcntl(3, F_SETFD, FD_CLOEXEC);
 }
 
@@ -278,7 +195,7 @@ scan_cur(void)
 	struct dirent *de;
 
 	if (d == NULL)
-		die_temp("cannot read queue/cur", strerror(errno));
+		daemon_die_temp("cannot read queue/cur", strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
@@ -404,18 +321,18 @@ open_trigger(void)
 	struct stat st;
 
 	if (mkfifoat(g.qd.root, QUEUE_TRIGGER, 0600) < 0 && errno != EEXIST)
-		die_temp("cannot make queue/trigger", strerror(errno));
+		daemon_die_temp("cannot make queue/trigger", strerror(errno));
 	/* O_RDWR: we are a writer too, so it never reports hang-up. */
 	g.trigger_fd = openat(g.qd.root, QUEUE_TRIGGER,
 	    O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (g.trigger_fd < 0) {
 		if (errno == ELOOP)
-			die_perm("queue/trigger is a symlink", NULL);
-		die_temp("cannot open queue/trigger", strerror(errno));
+			daemon_die_perm("queue/trigger is a symlink", NULL);
+		daemon_die_temp("cannot open queue/trigger", strerror(errno));
 	}
 	if (fstat(g.trigger_fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		die_perm("queue/trigger is not our FIFO", NULL);
+		daemon_die_perm("queue/trigger is not our FIFO", NULL);
 }
 
 /* take_lock - at most one smtpq per queue */
@@ -426,7 +343,7 @@ take_lock(void)
 	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600), tries;
 
 	if (fd < 0)
-		die_temp("cannot open queue/lock", strerror(errno));
+		daemon_die_temp("cannot open queue/lock", strerror(errno));
 	/*
 	 * A child of an smtpq killed a moment ago may still hold the lock's
 	 * file for the instant between posix_spawn's clone and its exec:
@@ -434,9 +351,9 @@ take_lock(void)
 	 */
 	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
 		if (errno != EWOULDBLOCK)
-			die_temp("cannot lock queue/lock", strerror(errno));
+			daemon_die_temp("cannot lock queue/lock", strerror(errno));
 		if (tries >= SMTPQ_LOCK_TRIES)
-			die_temp("another smtpq is running", NULL);
+			daemon_die_temp("another smtpq is running", NULL);
 		(void)usleep(50000);
 	}
 	/* fd stays open (and locked) until we exit. */
@@ -480,16 +397,16 @@ reap(void)
 static void __attribute__((noreturn))
 stop(void)
 {
-	int64_t deadline = smtpq_now_ms() + SMTPQ_STOP_GRACE_MS;
+	int64_t deadline = daemon_now_ms() + SMTPQ_STOP_GRACE_MS;
 
 	g.stopping = 1;
 	log_event(LOG_INFO, "status=stopping jobs=%u", g.running);
-	while (g.jobs != NULL && smtpq_now_ms() < deadline) {
+	while (g.jobs != NULL && daemon_now_ms() < deadline) {
 		struct job *j;
 		struct pollfd p[64];
 		nfds_t n = 0;
 
-		p[n].fd = sig_fds[0];
+		p[n].fd = sig_fd;
 		p[n++].events = POLLIN;
 		for (j = g.jobs; j != NULL && n < 64; j = j->next)
 			if (j->out_fd >= 0) {
@@ -497,12 +414,7 @@ stop(void)
 				p[n++].events = POLLIN;
 			}
 		(void)poll(p, n, 100);
-		{
-			char drain[64];
-
-			while (read(sig_fds[0], drain, sizeof(drain)) > 0)
-				;
-		}
+		daemon_drain(sig_fd);
 		for (j = g.jobs; j != NULL; j = j->next)
 			job_read(j);
 		reap();
@@ -570,8 +482,8 @@ reload(void)
 static void __attribute__((noreturn))
 loop(void)
 {
-	int64_t next_rescan = smtpq_now_ms() + SMTPQ_RESCAN_SECS * 1000;
-	int64_t next_clean = smtpq_now_ms() + 3600 * 1000;
+	int64_t next_rescan = daemon_now_ms() + SMTPQ_RESCAN_SECS * 1000;
+	int64_t next_clean = daemon_now_ms() + 3600 * 1000;
 	struct pollfd *p = NULL;
 
 	for (;;) {
@@ -579,19 +491,17 @@ loop(void)
 		int64_t now_ms, due, wait_ms;
 		struct job *j;
 		nfds_t n = 0;
-		char drain[64];
 
-		while (read(sig_fds[0], drain, sizeof(drain)) > 0)
-			;
+		daemon_drain(sig_fd);
 		reap();
-		if (got_hup) {
-			got_hup = 0;
+		if (daemon_got_hup) {
+			daemon_got_hup = 0;
 			reload();
 		}
-		if (got_term)
+		if (daemon_got_term)
 			stop();
 		read_trigger(&do_scan, &do_flush, &do_del);
-		now_ms = smtpq_now_ms();
+		now_ms = daemon_now_ms();
 		if (now_ms >= next_rescan) {
 			do_scan = do_del = 1;
 			next_rescan = now_ms + SMTPQ_RESCAN_SECS * 1000;
@@ -611,7 +521,7 @@ loop(void)
 		}
 		sched_run_due(clock_now());
 		sched_dispatch();
-		now_ms = smtpq_now_ms();
+		now_ms = daemon_now_ms();
 		job_timeouts(now_ms);
 
 		/* How long may we sleep? */
@@ -636,7 +546,7 @@ loop(void)
 			    sizeof(*poll_fds));
 		}
 		p = poll_fds;
-		p[n].fd = sig_fds[0];
+		p[n].fd = sig_fd;
 		p[n++].events = POLLIN;
 		p[n].fd = g.trigger_fd;
 		p[n++].events = POLLIN;
@@ -647,7 +557,7 @@ loop(void)
 				p[n++].revents = 0;
 			}
 		if (poll(p, n, timeout) < 0 && errno != EINTR)
-			die_temp("poll failed", strerror(errno));
+			daemon_die_temp("poll failed", strerror(errno));
 		for (j = g.jobs; j != NULL; j = j->next)
 			if (j->out_fd >= 0)
 				job_read(j);
@@ -670,7 +580,7 @@ main(int argc, char **argv)
 	int c, drop = 0;
 
 	setup_fds();
-	alloc_set_oom_handler(die_oom);
+	alloc_set_oom_handler(daemon_die_oom);
 	while ((c = getopt(argc, argv, "c:fU")) != -1) {
 		switch (c) {
 		case 'c':
@@ -687,22 +597,22 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	setup_signals();
+	sig_fd = daemon_signals(1);
 	if (config_load(path, &g.cfg, &err) < 0) {
 		if (fail_from_errno(errno) == FAIL_PERM)
-			die_perm("config", buf_cstr(&err));
-		die_temp("config", buf_cstr(&err));
+			daemon_die_perm("config", buf_cstr(&err));
+		daemon_die_temp("config", buf_cstr(&err));
 	}
 	if (log_open("smtpq", g.cfg.log, &error) < 0)
-		die_temp("cannot open the log", error);
+		daemon_die_temp("cannot open the log", error);
 	if (drop && privdrop_to(g.cfg.user_queue, &error) < 0)
-		die_temp("cannot become user_queue", error);
+		daemon_die_temp("cannot become user_queue", error);
 	qconf_from_config(&g.cfg, &g.qc);
 	if (queue_dirs_open(g.cfg.state_dir, QUEUE_DIRS_CREATE |
 	    QUEUE_DIRS_MINE, &g.qd, &error) < 0) {
 		if (errno == EPERM)
-			die_perm("unsafe queue", error);
-		die_temp("cannot open the queue", error);
+			daemon_die_perm("unsafe queue", error);
+		daemon_die_temp("cannot open the queue", error);
 	}
 	take_lock();
 	open_trigger();

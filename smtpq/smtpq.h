@@ -103,7 +103,6 @@ extern struct smtpq g;
 void smtpq_quarantine(int dirfd, const char *name, const char *why);
 void smtpq_log_rcpt(const struct entry *e, size_t i, const char *relay,
     int step, const char *status, const char *text);
-int64_t smtpq_now_ms(void);
 
 /* smtpq-sched.c */
 void sched_init(void);
