@@ -118,6 +118,7 @@ class Ours:
         extra = ("allow_plaintext_auth = yes\n"
                  "max_sessions = 5000\n"
                  "max_sessions_per_ip = 5000\n"
+                 "max_connection_rate = 0\n"
                  "imap_max_sessions_per_user_ip = 1000\n"
                  "smtpd_max_recipients = 1000\n")
         self.stack = MailStack(self.base, build, hostname="mx." + DOMAIN,
