@@ -30,6 +30,14 @@
  *	      uid u32 | namelen u16 | rflags u16 (0, reserved) |
  *	      vsize u64 | internal date i64 | modseq u64 | base name
  *
+ *	    extension (after the records; optional)
+ *	      zero u32 | records u32 | magic "MSIMAPX1" (8) |
+ *	      new/ stamp | cur/ stamp, each:
+ *	        mtime sec i64 | mtime nsec i64 | scan sec i64 |
+ *	        scan nsec i64 | inode u64
+ *	      then for each record, in order: 'n' (new/) or 'c' (cur/),
+ *	      the file's whole current name, NUL
+ *
  *	Records are in strictly ascending UID order, every UID below
  *	uidnext. Flags are not in the index: the system flags live in the
  *	":2," info of the file name (D F R S T; other capital letters are
@@ -38,14 +46,41 @@
  *	tree. modseq and highestmodseq are written as 1 and reserved for
  *	CONDSTORE; the index is read with one read(2) of a compact file.
  *
+ *	Unchanged folders. The extension lets a sync skip listing new/ or
+ *	cur/ (getdents over the whole folder, the cost of a SELECT). A
+ *	directory's stamp is its inode and mtime, taken (fstat) before a
+ *	listing, and the time that listing started; the names are what the
+ *	sync left behind. A sync lists a directory anyway unless its inode
+ *	and mtime are still the stamp's AND the stamp is trusted: the scan
+ *	started at least TRUST_SECS (2) second boundaries after the mtime,
+ *	so more than one whole second. File times on Linux come from a
+ *	coarse clock (a jiffy, or a second on some file systems): a file
+ *	renamed into the directory in the same tick as the listing may
+ *	leave the mtime as it was and still be missed by the listing; any
+ *	change made after a trusted scan began gets a later mtime. So a
+ *	delivery to new/ and a rename (flag change, move) or unlink
+ *	(expunge) in cur/ by anyone is always seen; only a directory whose
+ *	mtime is set back by hand (touch, a restore that keeps mtimes but
+ *	not contents) can hide a change. A trusted stamp is kept as it is
+ *	while the mtime holds, so an unchanged folder does not rewrite the
+ *	index. A session also skips the whole sync (NOOP, IDLE and
+ *	updates) while both of its stamps are trusted and unchanged and
+ *	the index file is the same (inode, size, mtime). An index without
+ *	the extension (written before it existed, or by a version that
+ *	dropped it) or with one that does not match its records means
+ *	"list both": the records and UIDs are kept and the next write adds
+ *	it. The extension begins with a zero where a record's UID would be,
+ *	so a reader that knows only records stops there, keeps every record
+ *	and rewrites the file without it.
+ *
  *	Concurrency. Every session that syncs or changes a folder takes an
  *	exclusive flock(2) on the folder's "imapd.lock" for the duration:
  *	reading the index, listing new/ and cur/, assigning UIDs to files
  *	it does not know (in name order, which is delivery-time order),
- *	appending their records (or rewriting the file through a temporary
- *	name and rename(2) when records must go), moving new/ files to cur/
- *	(read-write sessions only) and renaming files to change flags all
- *	happen under it, so UIDs are assigned once and strictly ascending.
+ *	writing the file again (through a temporary name and rename(2)),
+ *	moving new/ files to cur/ (read-write sessions only) and renaming
+ *	files to change flags all happen under it, so UIDs are assigned
+ *	once and strictly ascending.
  *	deliver(8) takes no lock: it only adds files to new/ by rename, and
  *	a file missed by one listing is found by the next. A file that
  *	other software renames while we list may look missing: a record
@@ -56,7 +91,9 @@
  *	UIDVALIDITY (greater than the old one when that was readable). A
  *	record that does not parse ends the readable part: the records
  *	before it keep their UIDs, uidnext is kept above every one of
- *	them, and the file is rewritten.
+ *	them, and the file is rewritten. A file the extension names that
+ *	is not there (ENOENT on open or rename) makes the next sync list
+ *	both directories.
  *
  *	The lock file holds the last UIDVALIDITY given (4 octets), so that
  *	an index that is removed gets a different one even within a second.
@@ -95,6 +132,9 @@
 #define HDR_SIZE	32
 #define REC_FIXED	32
 #define INDEX_MAX	((size_t)512 * 1024 * 1024)
+#define EXT_MAGIC	"MSIMAPX1"
+#define EXT_HDR		96
+#define TRUST_SECS	2	/* scan start - mtime, in second boundaries */
 
 struct hdr {
 	char magic[8];
@@ -114,6 +154,21 @@ struct rec {
 	uint64_t modseq;
 };
 
+/* A directory stamp as stored (see struct imapd_dirstamp). */
+struct xstamp {
+	int64_t mtime_sec, mtime_nsec;
+	int64_t scan_sec, scan_nsec;
+	uint64_t ino;
+};
+
+/* The extension's header. */
+struct xhdr {
+	uint32_t zero;
+	uint32_t records;
+	char magic[8];
+	struct xstamp new, cur;
+};
+
 /* What the index file says, for one sync. */
 struct irec {
 	uint32_t uid;
@@ -121,7 +176,20 @@ struct irec {
 	int64_t idate;
 	const char *base;
 	size_t base_len;
+	const char *full;	/* whole file name (extension), or NULL */
+	size_t full_len;
+	uint8_t in_new;
 	long ent;		/* matching directory entry, -1 none */
+};
+
+/* The index file, parsed. */
+struct pindex {
+	struct hdr h;
+	struct irec *recs;
+	size_t n;
+	size_t recs_end;	/* offset after the last readable record */
+	int have_ext;		/* a valid extension from recs_end on */
+	struct imapd_dirstamp new_st, cur_st;
 };
 
 /* One file of new/ or cur/. */
@@ -185,6 +253,57 @@ hash_base(const char *s, size_t n)
 	return (size_t)h;
 }
 
+/* add_dent - one file to a listing; -1 (E2BIG, ENOMEM) on failure */
+static int
+add_dent(struct listing *l, const char *name, size_t len, size_t base_len,
+    int in_new, const char **error_r)
+{
+	if (l->n >= IMAPD_MESSAGES_MAX) {
+		errno = E2BIG;
+		*error_r = "too many messages in the folder";
+		return -1;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 256 : l->cap * 2;
+		l->v = alloc_reallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n].name = (uint32_t)l->arena.len;
+	l->v[l->n].base_len = (uint32_t)base_len;
+	l->v[l->n].in_new = (uint8_t)in_new;
+	l->v[l->n].used = 0;
+	if (buf_append(&l->arena, name, len) < 0 ||
+	    buf_append_char(&l->arena, '\0') < 0) {
+		*error_r = "out of memory";
+		errno = ENOMEM;
+		return -1;
+	}
+	l->n++;
+	return 0;
+}
+
+/*
+ * list_from_index - add the files of new/ (in_new) or cur/ as the index's
+ * extension names them, for a directory that need not be listed
+ */
+static int
+list_from_index(struct irec *recs, size_t nrec, int in_new,
+    struct listing *l, const char **error_r)
+{
+	size_t i;
+
+	for (i = 0; i < nrec; i++) {
+		if (recs[i].in_new != in_new)
+			continue;
+		if (add_dent(l, recs[i].full, recs[i].full_len,
+		    recs[i].base_len, in_new, error_r) < 0)
+			return -1;
+		/* Its own entry: no need to look it up. */
+		recs[i].ent = (long)(l->n - 1);
+		l->v[l->n - 1].used = 1;
+	}
+	return 0;
+}
+
 /* list_dir - add the message files of one of new/ and cur/ */
 static int
 list_dir(int fd, int in_new, struct listing *l, const char **error_r)
@@ -215,28 +334,14 @@ list_dir(int fd, int in_new, struct listing *l, const char **error_r)
 		if (maildir_name_parse(e->d_name, &mn) < 0 ||
 		    strchr(e->d_name, '/') != NULL || len > MAILDIR_NAME_MAX)
 			continue;
-		if (l->n >= IMAPD_MESSAGES_MAX) {
+		if (add_dent(l, e->d_name, len, mn.base_len, in_new,
+		    error_r) < 0) {
+			int saved = errno;
+
 			(void)closedir(dir);
-			errno = E2BIG;
-			*error_r = "too many messages in the folder";
+			errno = saved;
 			return -1;
 		}
-		if (l->n == l->cap) {
-			l->cap = l->cap == 0 ? 256 : l->cap * 2;
-			l->v = alloc_reallocarray(l->v, l->cap,
-			    sizeof(*l->v));
-		}
-		l->v[l->n].name = (uint32_t)l->arena.len;
-		l->v[l->n].base_len = (uint32_t)mn.base_len;
-		l->v[l->n].in_new = (uint8_t)in_new;
-		l->v[l->n].used = 0;
-		if (buf_append(&l->arena, e->d_name, len + 1) < 0) {
-			(void)closedir(dir);
-			*error_r = "out of memory";
-			errno = ENOMEM;
-			return -1;
-		}
-		l->n++;
 	}
 	if (errno != 0) {
 		int saved = errno;
@@ -299,16 +404,28 @@ list_free(struct listing *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* list_folder - list new/ and cur/ and hash them */
+/*
+ * list_folder - list new/ and cur/ (or take a directory's names from the
+ * index when skip_new / skip_cur) and hash them
+ */
 static int
-list_folder(struct imapd_box *b, struct listing *l, const char **error_r)
+list_folder(struct imapd_box *b, struct listing *l, int skip_new,
+    int skip_cur, struct pindex *pi, const char **error_r)
 {
+	size_t i;
+
+	for (i = 0; i < pi->n; i++)
+		pi->recs[i].ent = -1;
 	list_free(l);
 	buf_init(&l->arena, (size_t)IMAPD_MESSAGES_MAX * 64);
-	if (list_dir(b->md.cur_fd, 0, l, error_r) < 0 ||
-	    list_dir(b->md.new_fd, 1, l, error_r) < 0)
+	if ((skip_cur ? list_from_index(pi->recs, pi->n, 0, l, error_r) :
+	    list_dir(b->md.cur_fd, 0, l, error_r)) < 0)
 		return -1;
-	list_hash(l);
+	if ((skip_new ? list_from_index(pi->recs, pi->n, 1, l, error_r) :
+	    list_dir(b->md.new_fd, 1, l, error_r)) < 0)
+		return -1;
+	if (!skip_new || !skip_cur)
+		list_hash(l);	/* not needed when nothing was listed */
 	return 0;
 }
 
@@ -332,14 +449,27 @@ read_index(struct imapd_box *b, struct buf *data)
 	}
 	if ((size_t)st.st_size <= INDEX_MAX)
 		(void)buf_reserve(data, (size_t)st.st_size);
-	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+	for (;;) {
+		/* UNSAFE: cap counts the NUL after len, so room >= 0 */
+		size_t room = data->cap > data->len + 1 ?
+		    data->cap - data->len - 1 : 0;
+
+		if (room > 0)
+			r = read(fd, data->data + data->len, room);
+		else
+			r = read(fd, chunk, sizeof(chunk));
+		if (r == 0)
+			break;
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			(void)close(fd);
 			return -1;
 		}
-		if (buf_append(data, chunk, (size_t)r) < 0)
+		if (room > 0) {
+			data->len += (size_t)r;
+			data->data[data->len] = '\0';
+		} else if (buf_append(data, chunk, (size_t)r) < 0)
 			break;	/* too large: the readable part counts */
 	}
 	(void)close(fd);
@@ -361,20 +491,91 @@ name_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* parse_index - header and the readable records; 1 if damaged */
-static int
-parse_index(const struct buf *data, struct hdr *h, struct irec **recs_r,
-    size_t *n_r)
+/* stamp_in - a stored directory stamp */
+static void
+stamp_in(const struct xstamp *x, struct imapd_dirstamp *st)
 {
+	st->mtime.tv_sec = (time_t)x->mtime_sec;
+	st->mtime.tv_nsec = (long)x->mtime_nsec;
+	st->scan.tv_sec = (time_t)x->scan_sec;
+	st->scan.tv_nsec = (long)x->scan_nsec;
+	st->ino = (ino_t)x->ino;
+}
+
+/* stamp_out - a directory stamp as stored */
+static void
+stamp_out(const struct imapd_dirstamp *st, struct xstamp *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->mtime_sec = (int64_t)st->mtime.tv_sec;
+	x->mtime_nsec = (int64_t)st->mtime.tv_nsec;
+	x->scan_sec = (int64_t)st->scan.tv_sec;
+	x->scan_nsec = (int64_t)st->scan.tv_nsec;
+	x->ino = (uint64_t)st->ino;
+}
+
+/*
+ * parse_ext - the extension at off for the n records of v: 1 and the
+ * names filled in, or 0 (absent or not matching: list both directories)
+ */
+static int
+parse_ext(const struct buf *data, size_t off, struct irec *v, size_t n,
+    struct pindex *pi)
+{
+	struct xhdr x;
+	const char *p, *end = data->data + data->len;
+	size_t i;
+
+	if (data->len - off < EXT_HDR)
+		return 0;
+	memcpy(&x, data->data + off, sizeof(x));
+	if (x.zero != 0 || memcmp(x.magic, EXT_MAGIC, 8) != 0 ||
+	    x.records != n)
+		return 0;
+	p = data->data + off + EXT_HDR;
+	for (i = 0; i < n; i++) {
+		const char *nul;
+		size_t len, k;
+
+		if (p >= end || (*p != 'n' && *p != 'c'))
+			return 0;
+		v[i].in_new = *p++ == 'n';
+		if ((nul = memchr(p, '\0', (size_t)(end - p))) == NULL)
+			return 0;
+		len = (size_t)(nul - p);
+		/* The record's base name, then "," or ":" or nothing. */
+		if (len < v[i].base_len || len > MAILDIR_NAME_MAX ||
+		    p[0] == '.' || memcmp(p, v[i].base, v[i].base_len) != 0 ||
+		    (len > v[i].base_len && p[v[i].base_len] != ',' &&
+		    p[v[i].base_len] != ':'))
+			return 0;
+		for (k = v[i].base_len; k < len; k++)
+			if (p[k] == '/')
+				return 0;
+		v[i].full = p;
+		v[i].full_len = len;
+		p = nul + 1;
+	}
+	if (p != end)
+		return 0;
+	stamp_in(&x.new, &pi->new_st);
+	stamp_in(&x.cur, &pi->cur_st);
+	return 1;
+}
+
+/* parse_index - header, readable records, extension; 1 if damaged */
+static int
+parse_index(const struct buf *data, struct pindex *pi)
+{
+	struct hdr *h = &pi->h;
 	struct irec *v = NULL;
 	size_t off = HDR_SIZE, n = 0, cap = 0;
 	uint32_t last = 0;
 	int damaged = 0;
 
-	*recs_r = NULL;
-	*n_r = 0;
+	memset(pi, 0, sizeof(*pi));
 	if (data->len < HDR_SIZE) {
-		memset(h, 0, sizeof(*h));
+		pi->recs_end = data->len;
 		return data->len > 0;
 	}
 	memcpy(h, data->data, sizeof(*h));
@@ -396,6 +597,11 @@ parse_index(const struct buf *data, struct hdr *h, struct irec **recs_r,
 			break;
 		}
 		memcpy(&r, data->data + off, sizeof(r));
+		if (r.uid == 0 && data->len - off >= EXT_HDR &&
+		    memcmp(data->data + off + 8, EXT_MAGIC, 8) == 0) {
+			pi->have_ext = parse_ext(data, off, v, n, pi);
+			break;
+		}
 		len = (REC_FIXED + (size_t)r.namelen + 7) & ~(size_t)7;
 		if (r.uid <= last || r.namelen == 0 ||
 		    data->len - off < len ||
@@ -407,6 +613,7 @@ parse_index(const struct buf *data, struct hdr *h, struct irec **recs_r,
 			cap = cap == 0 ? 256 : cap * 2;
 			v = alloc_reallocarray(v, cap, sizeof(*v));
 		}
+		memset(&v[n], 0, sizeof(v[n]));
 		v[n].uid = r.uid;
 		v[n].vsize = r.vsize;
 		v[n].idate = r.idate;
@@ -417,12 +624,15 @@ parse_index(const struct buf *data, struct hdr *h, struct irec **recs_r,
 		n++;
 		off += len;
 	}
+	pi->recs_end = off;
 	if (last >= h->uidnext) {
 		h->uidnext = last + 1;
 		damaged = 1;
 	}
-	*recs_r = v;
-	*n_r = n;
+	if (damaged)
+		pi->have_ext = 0;
+	pi->recs = v;
+	pi->n = n;
 	return damaged;
 }
 
@@ -481,25 +691,6 @@ write_file(struct imapd_box *b, const struct buf *data)
 	return 0;
 }
 
-/* append_file - add records and a new header to the index in place */
-static int
-append_file(struct imapd_box *b, const struct hdr *h, const struct buf *recs,
-    size_t at)
-{
-	int fd = openat(b->fd, IMAPD_INDEX_FILE, O_WRONLY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	int ok;
-
-	if (fd < 0)
-		return -1;
-	ok = (recs->len == 0 || pwrite(fd, recs->data, recs->len,
-	    (off_t)at) == (ssize_t)recs->len) &&
-	    pwrite(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h);
-	if (close(fd) < 0)
-		ok = 0;
-	return ok ? 0 : -1;
-}
-
 /* info_flags - flags and keyword bits from a file name's ":2," info */
 static void
 info_flags(const char *name, uint8_t *flags_r, uint32_t *kw_r)
@@ -541,11 +732,13 @@ read_keywords(struct imapd_box *b)
 	    O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) < 0 || same_time(&st.st_mtim, &b->kw_mtime)) {
+	if (fstat(fd, &st) < 0 || (same_time(&st.st_mtim, &b->kw_mtime) &&
+	    st.st_ino == b->kw_ino)) {
 		(void)close(fd);
 		return;
 	}
 	b->kw_mtime = st.st_mtim;
+	b->kw_ino = st.st_ino;
 	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
 		if (buf_append(&data, chunk, (size_t)r) < 0)
 			break;
@@ -612,8 +805,10 @@ write_keywords(struct imapd_box *b)
 		}
 	}
 	if (r == 0 && fstatat(b->fd, IMAPD_KEYWORDS_FILE, &st,
-	    AT_SYMLINK_NOFOLLOW) == 0)
+	    AT_SYMLINK_NOFOLLOW) == 0) {
 		b->kw_mtime = st.st_mtim;
+		b->kw_ino = st.st_ino;
+	}
 	buf_free(&data);
 	return r;
 }
@@ -635,6 +830,7 @@ index_keyword(struct imapd_box *b, const char *name, size_t len, int create)
 		return -1;
 	b->kw_mtime.tv_sec = 0;
 	b->kw_mtime.tv_nsec = 0;
+	b->kw_ino = 0;
 	read_keywords(b);
 	for (i = 0; i < b->nkw; i++)
 		if (b->kw[i] != NULL && strlen(b->kw[i]) == len &&
@@ -763,47 +959,171 @@ merge(struct imapd_box *b, struct imapd_msg *nv, size_t nn,
 	buf_init(arena, 0);
 }
 
-/* stat_state - the modification times a sync can be skipped by */
+/* dir_stamp - inode and mtime of directory fd, listed from now on */
 static void
-stat_state(struct imapd_box *b, struct timespec *nm, struct timespec *cm,
-    struct timespec *im, off_t *isize)
+dir_stamp(int fd, const struct timespec *now, struct imapd_dirstamp *st)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	if (fstat(fd, &sb) < 0)
+		return;		/* all zero: never trusted */
+	st->mtime = sb.st_mtim;
+	st->ino = sb.st_ino;
+	st->scan = *now;
+}
+
+/* stamp_same - the directory has the inode and mtime of the stamp */
+static int
+stamp_same(const struct imapd_dirstamp *a, const struct imapd_dirstamp *b)
+{
+	return a->ino == b->ino && same_time(&a->mtime, &b->mtime);
+}
+
+/*
+ * stamp_trusted - the listing began TRUST_SECS second boundaries or more
+ * after the mtime, so no change can share the mtime (see the top)
+ */
+static int
+stamp_trusted(const struct imapd_dirstamp *st)
+{
+	return st->ino != 0 && st->mtime.tv_sec > 0 &&
+	    (int64_t)st->scan.tv_sec - (int64_t)st->mtime.tv_sec >=
+	    TRUST_SECS;
+}
+
+/*
+ * stamp_next - the stamp to keep after a listing that saw now: the old
+ * one while the directory is the same and it is trusted or now is not
+ * (so an unchanged folder writes nothing), else now
+ */
+static struct imapd_dirstamp
+stamp_next(int have_old, const struct imapd_dirstamp *old,
+    const struct imapd_dirstamp *now)
+{
+	if (have_old && stamp_same(old, now) && (stamp_trusted(old) ||
+	    !stamp_trusted(now)))
+		return *old;
+	return *now;
+}
+
+/* idx_stat - inode, mtime and size of the index file (zero if none) */
+static void
+idx_stat(struct imapd_box *b, ino_t *ino, struct timespec *mtime,
+    off_t *size)
 {
 	struct stat st;
 
-	memset(nm, 0, sizeof(*nm));
-	memset(cm, 0, sizeof(*cm));
-	memset(im, 0, sizeof(*im));
-	*isize = -1;
-	if (fstat(b->md.new_fd, &st) == 0)
-		*nm = st.st_mtim;
-	if (fstat(b->md.cur_fd, &st) == 0)
-		*cm = st.st_mtim;
+	*ino = 0;
+	memset(mtime, 0, sizeof(*mtime));
+	*size = -1;
 	if (fstatat(b->fd, IMAPD_INDEX_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		*im = st.st_mtim;
-		*isize = st.st_size;
+		*ino = st.st_ino;
+		*mtime = st.st_mtim;
+		*size = st.st_size;
 	}
+}
+
+/* ext_hdr - the extension's header for nn records and these stamps */
+static void
+ext_hdr(struct xhdr *x, const struct imapd_dirstamp *nst,
+    const struct imapd_dirstamp *cst, size_t nn)
+{
+	memset(x, 0, sizeof(*x));
+	x->records = (uint32_t)nn;
+	memcpy(x->magic, EXT_MAGIC, 8);
+	stamp_out(nst, &x->new);
+	stamp_out(cst, &x->cur);
+}
+
+/*
+ * ext_same - the extension old (len octets) is what put_ext would write,
+ * compared in place (an unchanged folder builds nothing)
+ */
+static int
+ext_same(const char *old, size_t len, const struct imapd_dirstamp *nst,
+    const struct imapd_dirstamp *cst, const struct imapd_msg *nv, size_t nn,
+    const struct buf *arena)
+{
+	struct xhdr x;
+	size_t i, off = EXT_HDR;
+
+	ext_hdr(&x, nst, cst, nn);
+	if (len < EXT_HDR || memcmp(old, &x, sizeof(x)) != 0)
+		return 0;
+	for (i = 0; i < nn; i++) {
+		const char *name = arena->data + nv[i].name;
+		size_t n = strlen(name) + 1;
+
+		/* UNSAFE: off <= len holds at the top of every round */
+		if (len - off < n + 1 || old[off] != (nv[i].in_new ? 'n' : 'c') ||
+		    memcmp(old + off + 1, name, n) != 0)
+			return 0;
+		off += n + 1;
+	}
+	return off == len;
+}
+
+/* put_ext - the extension for the view nv (names in arena) */
+static int
+put_ext(struct buf *out, const struct imapd_dirstamp *nst,
+    const struct imapd_dirstamp *cst, const struct imapd_msg *nv, size_t nn,
+    const struct buf *arena)
+{
+	struct xhdr x;
+	size_t i;
+
+	ext_hdr(&x, nst, cst, nn);
+	if (buf_append(out, &x, sizeof(x)) < 0)
+		return -1;
+	for (i = 0; i < nn; i++) {
+		const char *name = arena->data + nv[i].name;
+
+		if (buf_append_char(out, nv[i].in_new ? 'n' : 'c') < 0 ||
+		    buf_append(out, name, strlen(name) + 1) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* sync_locked - the sync proper, folder lock held */
 static int
-sync_locked(struct imapd_box *b, int claim_recent, const char **error_r)
+sync_locked(struct imapd_box *b, int claim_recent, int full,
+    const char **error_r)
 {
 	struct buf data = BUF_INIT(INDEX_MAX), add = BUF_INIT(INDEX_MAX);
 	struct buf arena = BUF_INIT((size_t)IMAPD_MESSAGES_MAX * 64);
+	struct buf ext = BUF_INIT(INDEX_MAX);
 	struct listing l;
+	struct pindex pi;
 	struct irec *recs = NULL;
 	struct dent **fresh = NULL;
 	struct imapd_msg *nv = NULL;
+	struct imapd_dirstamp nst, cst;
+	struct timespec t0;
 	struct hdr h;
 	size_t nrec = 0, i, nfresh = 0, dead = 0, nn = 0;
-	int damaged, rewrite, ret = -1, pass;
+	int damaged, rewrite, ret = -1, pass, skip_new, skip_cur;
 
 	memset(&l, 0, sizeof(l));
+	memset(&pi, 0, sizeof(pi));
+	/* The stamps first: a change after them shows in the next ones. */
+	if (clock_gettime(CLOCK_REALTIME, &t0) < 0)
+		memset(&t0, 0, sizeof(t0));
+	dir_stamp(b->md.new_fd, &t0, &nst);
+	dir_stamp(b->md.cur_fd, &t0, &cst);
 	if (read_index(b, &data) < 0) {
 		*error_r = "cannot read the index";
 		goto out;
 	}
-	damaged = parse_index(&data, &h, &recs, &nrec);
+	damaged = parse_index(&data, &pi);
+	h = pi.h;
+	recs = pi.recs;
+	nrec = pi.n;
+	skip_new = !full && pi.have_ext && stamp_same(&pi.new_st, &nst) &&
+	    stamp_trusted(&pi.new_st);
+	skip_cur = !full && pi.have_ext && stamp_same(&pi.cur_st, &cst) &&
+	    stamp_trusted(&pi.cur_st);
 	if (h.uidnext == 0) {
 		/*
 		 * New or unreadable: a new UIDVALIDITY, above the old one and
@@ -828,12 +1148,15 @@ sync_locked(struct imapd_box *b, int claim_recent, const char **error_r)
 		damaged = 1;
 	}
 	for (pass = 0; pass < 2; pass++) {
-		if (list_folder(b, &l, error_r) < 0)
+		if (pass > 0)
+			skip_new = skip_cur = 0;	/* list both now */
+		if (list_folder(b, &l, skip_new, skip_cur, &pi, error_r) < 0)
 			goto out;
 		dead = 0;
 		for (i = 0; i < nrec; i++) {
-			recs[i].ent = list_find(&l, recs[i].base,
-			    recs[i].base_len);
+			if (recs[i].ent < 0 && l.hash != NULL)
+				recs[i].ent = list_find(&l, recs[i].base,
+				    recs[i].base_len);
 			if (recs[i].ent >= 0)
 				l.v[recs[i].ent].used = 1;
 			else
@@ -903,27 +1226,44 @@ sync_locked(struct imapd_box *b, int claim_recent, const char **error_r)
 			rewrite = 1;
 	}
 	h.records = (uint32_t)nn;
-	if (rewrite) {
+	/* A directory listed now gets a fresh stamp, unless the same. */
+	nst = stamp_next(pi.have_ext, &pi.new_st, &nst);
+	cst = stamp_next(pi.have_ext, &pi.cur_st, &cst);
+	/* Unchanged records and extension: nothing to write. */
+	if (!pi.have_ext || !ext_same(data.data + pi.recs_end,
+	    data.len - pi.recs_end, &nst, &cst, nv, nn, &arena))
+		rewrite = 1;
+	if (rewrite || add.len > 0) {
+		if (put_ext(&ext, &nst, &cst, nv, nn, &arena) < 0) {
+			*error_r = "index too large";
+			errno = E2BIG;
+			goto out;
+		}
 		struct buf file = BUF_INIT(INDEX_MAX);
 		size_t k;
+		int r = buf_append(&file, &h, sizeof(h));
 
-		(void)buf_append(&file, &h, sizeof(h));
-		for (k = 0; k < nrec; k++)
+		for (k = 0; k < nrec && r == 0; k++)
 			if (recs[k].ent >= 0)
-				(void)put_rec(&file, recs[k].uid, recs[k].vsize,
+				r = put_rec(&file, recs[k].uid, recs[k].vsize,
 				    recs[k].idate, recs[k].base,
 				    recs[k].base_len);
-		if (buf_append(&file, add.data, add.len) < 0 ||
-		    write_file(b, &file) < 0) {
+		if (r < 0 || buf_append(&file, add.data, add.len) < 0 ||
+		    buf_append(&file, ext.data, ext.len) < 0) {
+			buf_free(&file);
+			*error_r = "index too large";
+			errno = E2BIG;
+			goto out;
+		}
+		if (write_file(b, &file) < 0) {
 			buf_free(&file);
 			*error_r = "cannot write the index";
 			goto out;
 		}
 		buf_free(&file);
-	} else if (add.len > 0 && append_file(b, &h, &add, data.len) < 0) {
-		*error_r = "cannot write the index";
-		goto out;
 	}
+	b->new_st = nst;
+	b->cur_st = cst;
 	b->uidvalidity = h.uidvalidity;
 	b->uidnext = h.uidnext;
 	b->highestmodseq = h.highestmodseq;
@@ -934,6 +1274,7 @@ sync_locked(struct imapd_box *b, int claim_recent, const char **error_r)
 			b->recent++;
 	ret = 0;
 out:
+	buf_free(&ext);
 	free(nv);
 	free(fresh);
 	free(recs);
@@ -948,14 +1289,20 @@ out:
 int
 index_sync(struct imapd_box *b, int force, const char **error_r)
 {
-	struct timespec nm, cm, im;
-	off_t isize;
 	int r;
 
-	if (!force && b->synced) {
-		stat_state(b, &nm, &cm, &im, &isize);
-		if (same_time(&nm, &b->new_mtime) &&
-		    same_time(&cm, &b->cur_mtime) &&
+	if (!force && b->synced && stamp_trusted(&b->new_st) &&
+	    stamp_trusted(&b->cur_st)) {
+		struct imapd_dirstamp nst, cst;
+		struct timespec im;
+		ino_t ino;
+		off_t isize;
+
+		dir_stamp(b->md.new_fd, &b->new_st.scan, &nst);
+		dir_stamp(b->md.cur_fd, &b->cur_st.scan, &cst);
+		idx_stat(b, &ino, &im, &isize);
+		if (stamp_same(&nst, &b->new_st) &&
+		    stamp_same(&cst, &b->cur_st) && ino == b->idx_ino &&
 		    same_time(&im, &b->idx_mtime) && isize == b->idx_size) {
 			read_keywords(b);
 			return 0;
@@ -966,10 +1313,10 @@ index_sync(struct imapd_box *b, int force, const char **error_r)
 		return -1;
 	}
 	read_keywords(b);
-	r = sync_locked(b, b->claim_recent, error_r);
+	r = sync_locked(b, b->claim_recent, force == IMAPD_SYNC_FULL,
+	    error_r);
 	if (r == 0) {
-		stat_state(b, &b->new_mtime, &b->cur_mtime, &b->idx_mtime,
-		    &b->idx_size);
+		idx_stat(b, &b->idx_ino, &b->idx_mtime, &b->idx_size);
 		b->synced = 1;
 	}
 	index_unlock(b);
@@ -1142,7 +1489,7 @@ index_set_flags(struct imapd_box *b, struct imapd_msg *m, uint8_t flags,
 	if (r < 0 && errno == ENOENT) {
 		/* Renamed by someone else: find its new name, try again. */
 		index_unlock(b);
-		if (index_sync(b, 1, error_r) < 0)
+		if (index_sync(b, IMAPD_SYNC_FULL, error_r) < 0)
 			return -1;
 		if ((m = find_uid(b, uid)) == NULL || m->gone) {
 			errno = ENOENT;
@@ -1182,7 +1529,7 @@ index_open_msg(struct imapd_box *b, struct imapd_msg *m)
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	/* Renamed (flags changed elsewhere): look again. */
-	if (index_sync(b, 1, &error) < 0)
+	if (index_sync(b, IMAPD_SYNC_FULL, &error) < 0)
 		return -1;
 	if ((m = find_uid(b, uid)) == NULL || m->gone) {
 		errno = ENOENT;

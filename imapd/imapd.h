@@ -79,6 +79,17 @@ struct imapd_msg {
 	int64_t idate;		/* INTERNALDATE, seconds */
 };
 
+/*
+ * A directory (new/ or cur/) as a listing saw it: its inode and mtime
+ * before the listing, and when that listing started (imapd-index.c: the
+ * mtime is only trusted when scan is well after it).
+ */
+struct imapd_dirstamp {
+	struct timespec mtime;
+	struct timespec scan;
+	ino_t ino;
+};
+
 /* An open folder and its index (imapd-index.c). */
 struct imapd_box {
 	int fd;			/* the folder (INBOX: the Maildir itself) */
@@ -95,7 +106,9 @@ struct imapd_box {
 	size_t nkw;
 	uint32_t recent;	/* messages with \Recent */
 	/* what the last sync saw, to skip a sync when nothing changed */
-	struct timespec new_mtime, cur_mtime, idx_mtime, kw_mtime;
+	struct imapd_dirstamp new_st, cur_st;
+	struct timespec idx_mtime, kw_mtime;
+	ino_t idx_ino, kw_ino;
 	off_t idx_size;
 	int synced;
 };
@@ -177,6 +190,7 @@ void imapd_handed_login(struct imapd *d, const struct handoff *h);
 /* imapd-index.c */
 #define IMAPD_OPEN_READONLY	0x01
 #define IMAPD_OPEN_RECENT	0x02	/* claim \Recent (read-write SELECT) */
+#define IMAPD_SYNC_FULL		2	/* index_sync force: list new/ and cur/ */
 int index_open(int fd, struct imapd_box *b, int flags, const char **error_r);
 int index_sync(struct imapd_box *b, int force, const char **error_r);
 void imapd_info_letters(const char *old, uint8_t flags, uint32_t kw, char *out,
@@ -229,6 +243,7 @@ int imapd_msgset(struct imapd *d, const struct imap_arg *a, int uid,
 int imapd_parse_flags(struct imapd *d, const struct imap_cmd *c, size_t i,
     struct imapd_box *b, uint8_t *flags_r, uint32_t *kw_r, int create);
 int imapd_read_message(struct imapd *d, struct imapd_msg *m, struct buf *out);
+int imapd_read_header(struct imapd *d, struct imapd_msg *m, struct buf *out);
 
 /* The flags a FETCH shows: no \Recent after ENABLE IMAP4rev2. */
 #define IMAPD_SHOWN_FLAGS(d, f) \
