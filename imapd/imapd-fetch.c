@@ -11,7 +11,8 @@
  *	RFC822, RFC822.HEADER, RFC822.TEXT and the macros ALL, FAST, FULL.
  *	A message's text is read (as CRLF text) only when an attribute
  *	needs it, and parsed with mime.h only when an attribute needs its
- *	structure. BODY[...] without .PEEK, RFC822 and RFC822.TEXT set
+ *	structure (not for BODY[], BINARY[] or RFC822 alone). A literal of
+ *	4 kB or more goes to the client without a copy into the reply. BODY[...] without .PEEK, RFC822 and RFC822.TEXT set
  *	\Seen (not in an EXAMINEd mailbox) and report the new FLAGS. A part
  *	that does not exist is the empty string. Messages whose files went
  *	away since the last report are skipped.
@@ -65,13 +66,41 @@ write_date(struct buf *b, int64_t t)
 	    tm.tm_min, tm.tm_sec);
 }
 
-/* literal - "{n}\r\n" and the octets */
+#define FETCH_DIRECT_MIN	4096	/* longer literals skip the reply buf */
+
+/*
+ * literal - "{n}\r\n" and the octets; a long literal is sent straight
+ * after what b holds (b is sent and emptied), not copied into b first
+ */
 static void
 literal(struct imapd *d, struct buf *b, const char *p, size_t n)
 {
 	(void)buf_printf(b, "{%zu}\r\n", n);
-	(void)buf_append(b, p, n);
 	d->sent_octets += n;
+	if (n >= FETCH_DIRECT_MIN) {
+		imapd_send(d, b->data, b->len);
+		buf_reset(b);
+		imapd_send(d, p, n);
+		return;
+	}
+	(void)buf_append(b, p, n);
+}
+
+/* whole_text - the item needs the message's text but not its structure */
+static int
+whole_text(const struct imap_fetch_item *it)
+{
+	switch (it->kind) {
+	case IMAP_F_RFC822:
+		return 1;
+	case IMAP_F_SECTION:
+		return it->nparts == 0 && it->what == IMAP_S_ALL;
+	case IMAP_F_BINARY:
+	case IMAP_F_BINARY_SIZE:
+		return it->nparts == 0;
+	default:
+		return 0;
+	}
 }
 
 /* literal8 - "~{n}\r\n" and the octets if they hold a NUL, else literal() */
@@ -223,16 +252,16 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 		case IMAP_F_BODYSTRUCTURE:
 		case IMAP_F_BODY:
 		case IMAP_F_SECTION:
-			need_text = need_mime = 1;
-			break;
 		case IMAP_F_RFC822:
 		case IMAP_F_RFC822_HEADER:
 		case IMAP_F_RFC822_TEXT:
-			need_text = need_mime = 1;
+			need_text = 1;
+			need_mime |= !whole_text(&f.v[k]);
 			break;
 		case IMAP_F_BINARY:
 		case IMAP_F_BINARY_SIZE:
-			need_text = need_mime = need_binary = 1;
+			need_text = need_binary = 1;
+			need_mime |= !whole_text(&f.v[k]);
 			break;
 		case IMAP_F_MODSEQ:
 			imap_fetch_free(&f);
@@ -271,9 +300,10 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 				continue;
 			}
 			m = &d->box.v[i];
+			mm.text = text.data != NULL ? text.data : "";
+			mm.len = text.len;
 			if (need_mime)
-				(void)mime_parse(text.data != NULL ? text.data :
-				    "", text.len, &mm);
+				(void)mime_parse(mm.text, mm.len, &mm);
 		}
 		/*
 		 * Every BINARY section must decode before anything changes;

@@ -18,6 +18,8 @@
  *	    int create);
  *	int imapd_read_message(struct imapd *d, struct imapd_msg *m,
  *	    struct buf *out);
+ *	int imapd_read_header(struct imapd *d, struct imapd_msg *m,
+ *	    struct buf *out);
  *
  * DESCRIPTION
  *	The selected folder is an index view (imapd-index.c). imapd_updates()
@@ -40,10 +42,12 @@
  *
  *	Messages are stored with LF line ends (as deliver(8) writes them):
  *	APPEND turns CR LF into LF, and reading turns every bare LF back
- *	into CR LF, so RFC822.SIZE is the ",W=" size. COPY and MOVE write
- *	new files through maildir.h (tmp, fsync, rename) with the flags
- *	and keywords of the original; APPEND and COPY answer with APPENDUID
- *	and COPYUID (RFC 4315).
+ *	into CR LF, so RFC822.SIZE is the ",W=" size. The file is read in
+ *	large reads straight into the result and widened in place;
+ *	imapd_read_header() reads only up to the first empty line (SEARCH
+ *	on header fields). COPY and MOVE write new files through maildir.h
+ *	(tmp, fsync, rename) with the flags and keywords of the original;
+ *	APPEND and COPY answer with APPENDUID and COPYUID (RFC 4315).
  *
  * DIAGNOSTICS
  *	"NO [TRYCREATE]" for a missing target mailbox, "NO [READ-ONLY]" for
@@ -219,47 +223,179 @@ imapd_parse_flags(struct imapd *d, const struct imap_cmd *c, size_t i,
 	return 0;
 }
 
-/* imapd_read_message - the message as CRLF text */
-int
-imapd_read_message(struct imapd *d, struct imapd_msg *m, struct buf *out)
+/*
+ * Reading a message. Files hold LF (deliver(8)) or, rarely, CR LF line
+ * ends; IMAP wants CR LF. The file is read straight into the output
+ * buffer in large reads, then every bare LF is widened to CR LF in place,
+ * from the end backwards, so each octet is copied once. A header-only read
+ * stops at the first empty line ("\n" or "\r\n" at a line start), which is
+ * where mime.h's header block ends too.
+ */
+#define IMAPD_READ_HEAD		8192	/* first read of a header-only read */
+#define IMAPD_READ_CHUNK	(256 * 1024)	/* later reads, at most */
+
+/* header_end - offset after the raw header's empty line, or 0 if not yet */
+static size_t
+header_end(const char *t, size_t len, size_t *pos, int *bol)
 {
-	char chunk[65536];
+	const char *nl;
+	size_t p = *pos;
+
+	while (p < len) {
+		if (*bol) {
+			if (t[p] == '\n')
+				return p + 1;
+			if (t[p] == '\r') {
+				if (p + 1 == len)
+					break;	/* its LF may come next */
+				if (t[p + 1] == '\n')
+					return p + 2;
+			}
+			*bol = 0;
+		}
+		if ((nl = memchr(t + p, '\n', len - p)) == NULL) {
+			p = len;
+			break;
+		}
+		p = (size_t)(nl - t) + 1;
+		*bol = 1;
+	}
+	*pos = p;
+	return 0;
+}
+
+/* widen_lf - turn every bare LF of out into CR LF, in place; -1 if full */
+static int
+widen_lf(struct buf *out)
+{
+	const char *p, *end, *nl;
+	size_t bare = 0, s, dst, lim, i, n;
+
+	if (out->len == 0)
+		return 0;
+	p = out->data;
+	end = p + out->len;
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl == out->data || nl[-1] != '\r')
+			bare++;
+		p = nl + 1;
+	}
+	if (bare == 0)
+		return 0;
+	if (buf_reserve(out, bare) < 0)
+		return -1;
+	/*
+	 * UNSAFE: dst - s is the number of bare LFs left in [0, s), so each
+	 * move writes at or after s and never over octets still to be read.
+	 */
+	s = lim = out->len;
+	dst = out->len + bare;
+	while (dst > s) {
+		nl = memrchr(out->data, '\n', lim);
+		if (nl == NULL)
+			break;		/* cannot happen: bare was counted */
+		i = (size_t)(nl - out->data);
+		lim = i;
+		if (i > 0 && out->data[i - 1] == '\r')
+			continue;
+		n = s - i - 1;
+		memmove(out->data + dst - n, out->data + i + 1, n);
+		dst -= n;
+		out->data[--dst] = '\n';
+		out->data[--dst] = '\r';
+		s = i;
+	}
+	out->len += bare;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* read_text - the message (or its header) as CRLF text; -1 with errno */
+static int
+read_text(struct imapd *d, struct imapd_msg *m, struct buf *out, int head)
+{
+	struct stat st;
+	size_t want = 0, pos = 0, hend = 0;
 	ssize_t r;
-	int fd, last_cr = 0;
+	int fd, bol = 1, e;
 
 	buf_reset(out);
 	out->max = (size_t)d->cfg->message_size_limit * 2 + 65536;
 	if ((fd = index_open_msg(&d->box, m)) < 0)
 		return -1;
-	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
-		ssize_t i, s = 0;
+	if (!head && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > 0) {
+		want = (size_t)st.st_size;
+		/* RFC822.SIZE is what it grows to: reserve that at once. */
+		if (m->vsize < out->max && m->vsize > want)
+			(void)buf_reserve(out, (size_t)m->vsize);
+	}
+	for (;;) {
+		size_t room;
 
+		if (head)	/* 8 kB, then doubling, in steps of 256 kB */
+			room = out->len < IMAPD_READ_HEAD ? IMAPD_READ_HEAD :
+			    out->len < IMAPD_READ_CHUNK ? out->len :
+			    IMAPD_READ_CHUNK;
+		else
+			room = want > out->len ? want - out->len :
+			    IMAPD_READ_CHUNK;
+		if (room > out->max - out->len)
+			room = out->max - out->len;
+		if (room == 0 || buf_reserve(out, room) < 0) {
+			e = ENOBUFS;
+			goto fail;
+		}
+		r = read(fd, out->data + out->len, room);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			(void)close(fd);
-			return -1;
+			e = errno;
+			goto fail;
 		}
-		for (i = 0; i < r; i++) {
-			if (chunk[i] == '\n' && !(i > 0 ? chunk[i - 1] == '\r' :
-			    last_cr)) {
-				if (buf_append(out, chunk + s,
-				    (size_t)(i - s)) < 0 ||
-				    buf_append(out, "\r", 1) < 0) {
-					(void)close(fd);
-					return -1;
-				}
-				s = i;
-			}
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+		out->data[out->len] = '\0';
+		if (head && (hend = header_end(out->data, out->len, &pos,
+		    &bol)) > 0) {
+			buf_truncate(out, hend);
+			break;
 		}
-		if (buf_append(out, chunk + s, (size_t)(r - s)) < 0) {
-			(void)close(fd);
-			return -1;
-		}
-		last_cr = chunk[r - 1] == '\r';
+		/* A Maildir file does not change: its size says it is all. */
+		if (!head && want > 0 && out->len == want)
+			break;
 	}
 	(void)close(fd);
+	if (widen_lf(out) < 0) {
+		buf_reset(out);
+		errno = ENOBUFS;
+		return -1;
+	}
 	return 0;
+fail:
+	(void)close(fd);
+	buf_reset(out);
+	errno = e;
+	return -1;
+}
+
+/* imapd_read_message - the message as CRLF text; -1 with errno */
+int
+imapd_read_message(struct imapd *d, struct imapd_msg *m, struct buf *out)
+{
+	return read_text(d, m, out, 0);
+}
+
+/*
+ * imapd_read_header - the message's header block as CRLF text, up to and
+ * with the first empty line (all of the message if it has none); reads
+ * only that far. -1 with errno.
+ */
+int
+imapd_read_header(struct imapd *d, struct imapd_msg *m, struct buf *out)
+{
+	return read_text(d, m, out, 1);
 }
 
 /* flags_line - "* N FETCH (FLAGS (...))" for message seq */

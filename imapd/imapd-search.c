@@ -22,7 +22,10 @@
  *	searched as it is stored. BEFORE, ON and SINCE compare the internal
  *	date, SENT* the Date: field, by day in UTC. The text of a message
  *	is read, parsed and decoded only when a key needs it, once per
- *	message.
+ *	message: when no key is BODY or TEXT only its header block is read
+ *	(up to the first empty line) and it is not MIME-parsed; the keys of
+ *	an AND that need only the index (flags, UID, dates, sizes) are
+ *	tried before those that read the file.
  *
  *	Results: "* SEARCH n..." (RFC 3501), or "* ESEARCH (TAG "t") [UID]
  *	[MIN n] [MAX n] [ALL set] [COUNT n]" (RFC 4731) when RETURN (...)
@@ -62,7 +65,11 @@ struct sctx {
 	struct imapd_msg *m;
 	struct buf text;
 	int loaded;		/* text read (1) or unreadable (-1) */
-	struct mime_msg mm;
+	int head_only;		/* no key needs more than the header */
+	const char *hdr;	/* the top-level header block, once loaded */
+	size_t hdr_len;
+	struct mime_msg mm;	/* the parts (not when head_only) */
+	unsigned char *reads;	/* per node: it (or a child) reads the file */
 	struct buf *needles;	/* per node: its string, folded */
 	struct buf fbody;	/* BODY's decoded text, folded */
 	struct buf fhdr;	/* TEXT's decoded header, folded */
@@ -71,20 +78,60 @@ struct sctx {
 
 #define SEARCH_TEXT_MAX	((size_t)256 * 1024 * 1024)	/* decoded text */
 
-/* load - the message's text and top-level parts, once */
+/*
+ * load - the message's text and top-level parts, once; only its header
+ * block (read up to the first empty line, not parsed) when head_only
+ */
 static int
 load(struct sctx *x)
 {
-	if (x->loaded == 0) {
-		if (imapd_read_message(x->d, x->m, &x->text) < 0)
-			x->loaded = -1;
-		else {
-			x->loaded = 1;
-			(void)mime_parse(x->text.data != NULL ? x->text.data :
-			    "", x->text.len, &x->mm);
-		}
+	int r;
+
+	if (x->loaded != 0)
+		return x->loaded;
+	r = x->head_only ? imapd_read_header(x->d, x->m, &x->text) :
+	    imapd_read_message(x->d, x->m, &x->text);
+	x->m = &x->d->box.v[x->seq - 1];	/* opening may have synced */
+	if (r < 0) {
+		x->loaded = -1;
+		return -1;
 	}
-	return x->loaded;
+	x->loaded = 1;
+	x->hdr = x->text.data != NULL ? x->text.data : "";
+	x->hdr_len = x->text.len;
+	if (!x->head_only) {
+		(void)mime_parse(x->hdr, x->text.len, &x->mm);
+		x->hdr_len = x->mm.v[0].hdr_len;
+	}
+	return 1;
+}
+
+/* reads_file - does node k (or a node under it) need the message file? */
+static int
+reads_file(const struct imap_search *s, int k, int *body_r)
+{
+	const struct imap_search_node *n = &s->v[k];
+	int c, r = 0;
+
+	switch (n->key) {
+	case IMAP_K_AND:
+	case IMAP_K_OR:
+	case IMAP_K_NOT:
+		for (c = n->child; c >= 0; c = s->v[c].next)
+			r |= reads_file(s, c, body_r);
+		return r;
+	case IMAP_K_BODY:
+	case IMAP_K_TEXT:
+		*body_r = 1;
+		return 1;
+	case IMAP_K_HEADER:
+	case IMAP_K_SENTBEFORE:
+	case IMAP_K_SENTON:
+	case IMAP_K_SENTSINCE:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -155,8 +202,7 @@ header_match(struct sctx *x, const char *name, size_t nlen,
 		return 0;
 	memcpy(field, name, nlen);
 	field[nlen] = '\0';
-	if (mime_header_find(x->mm.text, x->mm.v[0].hdr_len, field, &v,
-	    &vl) < 0)
+	if (mime_header_find(x->hdr, x->hdr_len, field, &v, &vl) < 0)
 		return 0;
 	if (vl > MIME_FIELD_MAX)
 		vl = MIME_FIELD_MAX;
@@ -268,8 +314,8 @@ sent_day(struct sctx *x)
 	int day = 0, year = 0, month = -1, nd = 0;
 	struct tm tm;
 
-	if (load(x) < 0 || mime_header_find(x->mm.text, x->mm.v[0].hdr_len,
-	    "Date", &v, &vl) < 0)
+	if (load(x) < 0 || mime_header_find(x->hdr, x->hdr_len, "Date", &v,
+	    &vl) < 0)
 		return -1;
 	/* [ day-name "," ] day month year ... */
 	for (k = 0; k < vl && k < 20; k++)
@@ -318,8 +364,12 @@ eval(struct sctx *x, int k)
 
 	switch (n->key) {
 	case IMAP_K_AND:
+		/* Keys on the index first: a miss there saves the read. */
 		for (c = n->child; c >= 0; c = x->s->v[c].next)
-			if (!eval(x, c))
+			if (!x->reads[c] && !eval(x, c))
+				return 0;
+		for (c = n->child; c >= 0; c = x->s->v[c].next)
+			if (x->reads[c] && !eval(x, c))
 				return 0;
 		return 1;
 	case IMAP_K_OR:
@@ -382,7 +432,7 @@ eval(struct sctx *x, int k)
 static void
 reset_msg(struct sctx *x)
 {
-	if (x->loaded > 0)
+	if (x->loaded > 0 && !x->head_only)
 		mime_free(&x->mm);
 	x->loaded = 0;
 	x->body_done = x->hdr_done = 0;
@@ -471,7 +521,7 @@ imapd_cmd_search(struct imapd *d, int uid)
 	const char *error;
 	uint32_t star = d->box.n > 0 ? d->box.v[d->box.n - 1].uid : 0;
 	size_t i, count = 0;
-	int ext;
+	int ext, body;
 
 	if (imap_search_parse(&d->cmd, 0, &s, &error) < 0) {
 		/* RFC 5182 2.1: a failed SEARCH ... SAVE empties "$". */
@@ -494,6 +544,11 @@ imapd_cmd_search(struct imapd *d, int uid)
 	buf_init(&x.fbody, SEARCH_TEXT_MAX);
 	buf_init(&x.fhdr, SEARCH_TEXT_MAX);
 	x.needles = alloc_calloc(s.n > 0 ? s.n : 1, sizeof(*x.needles));
+	x.reads = alloc_calloc(s.n > 0 ? s.n : 1, sizeof(*x.reads));
+	body = 0;
+	for (i = 0; i < s.n; i++)
+		x.reads[i] = (unsigned char)reads_file(&s, (int)i, &body);
+	x.head_only = !body;
 	for (i = 0; i < s.n; i++) {
 		buf_init(&x.needles[i], (size_t)-1 / 2);
 		if (s.v[i].str != NULL)
@@ -533,6 +588,7 @@ imapd_cmd_search(struct imapd *d, int uid)
 	for (i = 0; i < s.n; i++)
 		buf_free(&x.needles[i]);
 	free(x.needles);
+	free(x.reads);
 	imap_seqset_free(&hits);
 	imap_seqset_free(&uids);
 	imap_search_free(&s);
