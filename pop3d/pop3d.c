@@ -42,9 +42,12 @@
  *
  * SECURITY
  *	Before login pop3d opens nothing under mail_dir; it reads the
- *	configuration, the TLS key (given by the configuration) and, to
- *	check a password, the users table (auth.h), and writes the login
- *	throttle table in state_dir. After login it opens only the user's
+ *	configuration and the TLS key, asks authd about passwords (auth.h)
+ *	and, run alone, writes the login throttle table in state_dir; with
+ *	-U (maild as root) it runs as user_login, which can read no mail and
+ *	no hash, and a login goes on in pop3d-user (-H, set-uid to the mail
+ *	user, handoff.h), which redeems authd's ticket. After login it opens
+ *	only the user's
  *	Maildir and confines itself to it (pop3d-maildrop.c): chroot and
  *	the Maildir owner's user id when started as root, and a Landlock
  *	ruleset where the kernel has one. Everything from the client is
