@@ -3,7 +3,8 @@
  *	pop3d - the POP3 server: mailbox retrieval (steps 6 and 7)
  *
  * SYNOPSIS
- *	pop3d -c FILE -m pop3|pop3s [-t MS]
+ *	pop3d -c FILE -m pop3|pop3s [-t MS] [-U]
+ *	pop3d-user -c FILE -m pop3|pop3s -H
  *
  *	void die_temp(struct pop3d *p, const char *reply, const char *why);
  *	void die_io(struct pop3d *p, const char *what);
