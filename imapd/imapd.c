@@ -3,7 +3,7 @@
  *	imapd - the IMAP server: mailbox access (steps 6 and 7)
  *
  * SYNOPSIS
- *	imapd -c FILE -m imap|imaps
+ *	imapd -c FILE -m imap|imaps [-U]
  *	imapd-user -c FILE -m imap|imaps -H
  *
  *	void die_temp(struct imapd *d, const char *why);
