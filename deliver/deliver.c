@@ -3,7 +3,8 @@
  *	deliver - the local delivery agent: a message into Maildirs
  *
  * SYNOPSIS
- *	deliver -c FILE [-f SENDER] [-q QID] RCPT
+ *	deliver -c FILE [-f SENDER] [-q QID] [--] RCPT
+ *	deliver -c FILE [-f SENDER] [-q QID] [--] RCPT1 RCPT2 ...
  *
  * DESCRIPTION
  *	Reads one message on standard input (as queued: LF line endings,
@@ -36,13 +37,26 @@
  *	full: fred@truc.test", "5.1.1 no such user: x@truc.test", "5.4.6
  *	mail forwarding loop for fred@truc.test"), and the exit status.
  *
+ *	Several recipients (at most DELIVER_RCPTS_MAX): setup and the
+ *	message once, then per recipient, one after the other, a child
+ *	that runs the one-recipient path (deliver_one()) with its stdout on
+ *	a pipe; the parent writes "K|D|Z X.Y.Z text" for each, in order
+ *	(K: exit 0; D: 67 or 65; Z: anything else; a missing or malformed
+ *	child line becomes a generic text of that class) and exits 0. A
+ *	failure before the first child gives every recipient its line. One
+ *	DELIVER_TIMEOUT bounds the whole run: at expiry the child is killed,
+ *	each recipient without a line gets "Z 4.3.0 delivery timed out",
+ *	exit 75.
+ *
  * DIAGNOSTICS
  *	Exit 0 delivered (2.x.x); 75 temporary (4.x.x: tables unreadable,
  *	Maildir trouble, over quota, disk full, timeout, out of memory,
  *	bad configuration); 67 no such user or bad address (5.1.x); 73 the
  *	mailbox cannot take it (5.2.x); 65 other permanent failures (5.4.6
  *	loops, 5.5.3 too many targets, 5.3.4 too big, 5.1.7 bad sender);
- *	64 usage. Any other status (a crash) means temporary.
+ *	64 usage. Any other status (a crash) means temporary. Several
+ *	recipients: 0 once each has its line; 75 at the time limit, 64
+ *	usage; a missing line means temporary.
  *
  * SECURITY
  *	Runs as the mailbox owner. Started as root (an LDA for another MTA),
@@ -56,6 +70,7 @@
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +100,12 @@
 
 static struct ctx ctx;
 static volatile sig_atomic_t said;	/* the result line is out */
+
+/* The several-recipients form, in the parent only (many_n 0 elsewhere). */
+static char *const *many_v;		/* the recipients, as given */
+static size_t many_n;
+static volatile sig_atomic_t many_done;	/* their lines written */
+static volatile sig_atomic_t many_child;	/* the child running, or 0 */
 
 /* A group of addresses that get one re-injected copy. */
 struct batch {
@@ -148,9 +169,9 @@ result_set(struct result *r, enum dstatus st, const char *fmt, ...)
 			*p = ' ';
 }
 
-/* finish - log the result, write the result line, exit */
-static void __attribute__((noreturn))
-finish(const struct result *r)
+/* log_result - the step 5 line for recipient to */
+static void
+log_result(const char *to, const struct result *r)
 {
 	static const char *const names[] = { "delivered", "deferred",
 	    "bounced", "bounced", "bounced" };
@@ -159,11 +180,58 @@ finish(const struct result *r)
 	(void)log_kv_str(&b, "qid", ctx.qid != NULL ? ctx.qid : "-");
 	(void)log_kv_str(&b, "step", "5");
 	(void)log_kv_str(&b, "event", "result");
-	(void)log_kv_str(&b, "to", ctx.rcpt[0] != '\0' ? ctx.rcpt : "-");
+	(void)log_kv_str(&b, "to", to[0] != '\0' ? to : "-");
 	(void)log_kv_str(&b, "status", names[r->st]);
 	(void)log_kv_str(&b, "dsn", r->text);
 	log_event(r->st == DS_OK ? LOG_INFO : LOG_NOTICE, "%s", buf_cstr(&b));
 	buf_free(&b);
+}
+
+/* many_kind - the K/D/Z of a result in the several-recipients form */
+static char
+many_kind(enum dstatus st)
+{
+	return st == DS_OK ? 'K' : st == DS_NOUSER || st == DS_DATAERR ?
+	    'D' : 'Z';
+}
+
+/* many_line - write "K|D|Z text" as one write (async-signal-safe) */
+static void
+many_line(char kind, const char *text, size_t len)
+{
+	char line[DELIVER_LINE_MAX + 1];
+
+	if (len > DELIVER_LINE_MAX - 2)
+		len = DELIVER_LINE_MAX - 2;
+	line[0] = kind;
+	line[1] = ' ';
+	memcpy(line + 2, text, len);
+	line[len + 2] = '\n';
+	write_out(line, len + 3);
+}
+
+/* finish_many - the parent failed before the remaining recipients were
+   tried (bad sender, message too big, ...): r for each of them, exit 0 */
+static void __attribute__((noreturn))
+finish_many(const struct result *r)
+{
+	size_t i;
+
+	for (i = (size_t)many_done; i < many_n; i++) {
+		log_result(many_v[i], r);
+		many_line(many_kind(r->st), r->text, strlen(r->text));
+	}
+	many_done = (sig_atomic_t)many_n;
+	exit(0);
+}
+
+/* finish - log the result, write the result line, exit */
+static void __attribute__((noreturn))
+finish(const struct result *r)
+{
+	if (many_n > 0)
+		finish_many(r);
+	log_result(ctx.rcpt, r);
 	if (!said) {
 		said = 1;
 		write_out(r->text, strlen(r->text));
@@ -195,20 +263,30 @@ static void __attribute__((noreturn))
 die_usage(void)
 {
 	static const char msg[] = "4.3.5 usage: deliver -c FILE [-f SENDER] "
-	    "[-q QID] RCPT\n";
+	    "[-q QID] RCPT ...\n";
 
 	said = 1;
 	write_out(msg, sizeof(msg) - 1);
 	exit(64);
 }
 
-/* on_alarm - the run took too long: temporary, at once */
+/* on_alarm - the run took too long: temporary, at once (several
+   recipients: kill the child, Z for each recipient without a line) */
 static void
 on_alarm(int sig)
 {
 	static const char msg[] = "4.3.0 delivery timed out\n";
+	static const char text[] = "4.3.0 delivery timed out";
+	size_t i;
 
 	(void)sig;
+	if (many_n > 0) {
+		if (many_child > 0)
+			(void)kill((pid_t)many_child, SIGKILL);
+		for (i = (size_t)many_done; i < many_n; i++)
+			many_line('Z', text, sizeof(text) - 1);
+		_exit(FAIL_EX_TEMPFAIL);
+	}
 	if (!said) {
 		said = 1;
 		write_out(msg, sizeof(msg) - 1);
@@ -216,13 +294,16 @@ on_alarm(int sig)
 	_exit(FAIL_EX_TEMPFAIL);
 }
 
-/* on_oom - out of memory: temporary */
+/* on_oom - out of memory: temporary (several recipients: no more lines,
+   the caller takes the missing ones as temporary) */
 static void
 on_oom(void)
 {
 	static const char msg[] = "4.3.0 out of memory\n";
 
-	if (!said) {
+	if (many_child > 0)
+		(void)kill((pid_t)many_child, SIGKILL);
+	if (!said && many_n == 0) {
 		said = 1;
 		write_out(msg, sizeof(msg) - 1);
 	}
@@ -322,39 +403,62 @@ parse_sender(const char *s)
 	return alloc_strndup(s, len);
 }
 
-/* parse_rcpt - RCPT into a, and its canonical form into ctx.rcpt */
-static void
-parse_rcpt(const char *s, struct addr *a)
+/* parse_rcpt - RCPT into a, and its canonical form into ctx.rcpt; -1
+   with a permanent result in r when it is no local address */
+static int
+parse_rcpt(const char *s, struct addr *a, struct result *r)
 {
 	char path[ADDR_PATH_MAX + 3];
 	size_t len = strlen(s), end = 0;
 	const char *why;
 
+	ctx.rcpt[0] = '\0';
 	if (len >= 2 && s[0] == '<' && s[len - 1] == '>') {
 		s++;
 		len -= 2;
 	}
-	if (len == 0 || len > ADDR_PATH_MAX - 2)
-		die(DS_NOUSER, "5.1.3 bad recipient address: %s",
+	if (len == 0 || len > ADDR_PATH_MAX - 2) {
+		result_set(r, DS_NOUSER, "5.1.3 bad recipient address: %s",
 		    len == 0 ? "empty" : "too long");
+		return -1;
+	}
 	path[0] = '<';
 	memcpy(path + 1, s, len);
 	path[len + 1] = '>';
 	path[len + 2] = '\0';
 	if (addr_parse_path(path, len + 2, ADDR_ALLOW_UTF8, a, &end,
-	    &why) < 0)
-		die(DS_NOUSER, "5.1.3 bad recipient address: %s", why);
-	if (end != len + 2)
-		die(DS_NOUSER, "5.1.3 bad recipient address: text after it");
-	if (a->domain[0] == '\0')
-		die(DS_NOUSER, "5.1.3 bad recipient address: no domain");
-	if (addr_format(a, ctx.rcpt, sizeof(ctx.rcpt)) < 0)
-		die(DS_NOUSER, "5.1.3 bad recipient address: too long");
-	if (!config_is_local_domain(&ctx.cfg, a->domain))
-		die(DS_NOUSER, "5.1.2 not a local domain: %s", a->domain);
-	if (!userdb_local_ok(a->local))
-		die(DS_NOUSER, "5.1.1 no such user: %s (local part not "
-		    "allowed)", ctx.rcpt);
+	    &why) < 0) {
+		result_set(r, DS_NOUSER, "5.1.3 bad recipient address: %s",
+		    why);
+		return -1;
+	}
+	if (end != len + 2) {
+		result_set(r, DS_NOUSER, "5.1.3 bad recipient address: text "
+		    "after it");
+		return -1;
+	}
+	if (a->domain[0] == '\0') {
+		result_set(r, DS_NOUSER, "5.1.3 bad recipient address: no "
+		    "domain");
+		return -1;
+	}
+	if (addr_format(a, ctx.rcpt, sizeof(ctx.rcpt)) < 0) {
+		ctx.rcpt[0] = '\0';
+		result_set(r, DS_NOUSER, "5.1.3 bad recipient address: too "
+		    "long");
+		return -1;
+	}
+	if (!config_is_local_domain(&ctx.cfg, a->domain)) {
+		result_set(r, DS_NOUSER, "5.1.2 not a local domain: %s",
+		    a->domain);
+		return -1;
+	}
+	if (!userdb_local_ok(a->local)) {
+		result_set(r, DS_NOUSER, "5.1.1 no such user: %s (local part "
+		    "not allowed)", ctx.rcpt);
+		return -1;
+	}
+	return 0;
 }
 
 /* put_file - copy sink for load_message */
@@ -604,15 +708,215 @@ run(struct expansion *x, struct result *res)
 		    ctx.rcpt, queued);
 }
 
-/* main - deliver the message on stdin to RCPT; one result line, exit */
+/* deliver_one - the message (loaded) to the recipient in a and
+   ctx.rcpt: the result line, exit */
+static void __attribute__((noreturn))
+deliver_one(const struct addr *a)
+{
+	struct expansion x;
+	struct result res;
+	const char *eol;
+
+	/* deliver's own fields, in the message's line ending */
+	eol = ctx.hdr.crlf ? "\r\n" : "\n";
+	buf_init(&ctx.added, 2 * (ADDR_PATH_MAX + USERDB_ADDR_MAX) + 64);
+	if (buf_printf(&ctx.added, "Return-Path: <%s>%sDelivered-To: %s%s",
+	    ctx.sender, eol, ctx.rcpt, eol) < 0 ||
+	    (!ctx.hdr.starts_with_field && !ctx.hdr.starts_with_blank &&
+	    buf_append_str(&ctx.added, eol) < 0))
+		die_temp("4.3.0 internal error: header too long");
+
+	if (ctx.hdr.too_many)
+		die(DS_DATAERR, "5.4.6 mail forwarding loop for %s (more than "
+		    "%d Delivered-To: fields)", ctx.rcpt, DELIVER_DT_MAX);
+	if (hdrscan_has(&ctx.hdr, ctx.rcpt))
+		die(DS_DATAERR, "5.4.6 mail forwarding loop for %s", ctx.rcpt);
+	if (expand(&ctx, a->local, a->domain, &x, &res) < 0) {
+		expansion_free(&x);
+		finish(&res);
+	}
+	run(&x, &res);
+	expansion_free(&x);
+	hdrscan_free(&ctx.hdr);
+	buf_free(&ctx.added);
+	finish(&res);
+}
+
+/* code_ok - 1 if text starts with an enhanced status code of class cls
+   ("2.0.0", then a space or the end) */
+static int
+code_ok(const char *text, size_t len, char cls)
+{
+	size_t i = 2, part, digits;
+
+	if (len < 5 || text[0] != cls || text[1] != '.')
+		return 0;
+	for (part = 0; part < 2; part++) {
+		for (digits = 0; i < len && text[i] >= '0' && text[i] <= '9' &&
+		    digits < 3; i++)
+			digits++;
+		if (digits == 0)
+			return 0;
+		if (part == 0) {
+			if (i >= len || text[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	return i == len || text[i] == ' ';
+}
+
+/* child_line - read the child's output to end of file; its first line
+   (at most DELIVER_LINE_MAX - 2 octets kept) into line; its length, or
+   -1 when there is no complete line */
+static ssize_t
+child_line(int fd, char *line, size_t size)
+{
+	char chunk[1024];
+	size_t len = 0;
+	int nl = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk)), k;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (k = 0; k < n && !nl; k++) {
+			if (chunk[k] == '\n')
+				nl = 1;
+			else if (len < size)
+				line[len++] = chunk[k];
+		}
+	}
+	if (!nl)
+		return -1;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	return (ssize_t)len;
+}
+
+/* many_one - fork a child that delivers to the recipient parsed into a
+   (and ctx.rcpt); write its line; fails only as a Z line */
+static void
+many_one(const struct addr *a)
+{
+	char line[DELIVER_LINE_MAX - 2], text[DELIVER_LINE_MAX];
+	int p[2], status = 0;
+	ssize_t len = -1;
+	size_t k;
+	pid_t pid;
+	char kind = 'Z', cls = '4';
+	sigset_t alrm, old;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		(void)snprintf(text, sizeof(text), "4.3.0 cannot make a pipe");
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		(void)close(p[0]);
+		(void)close(p[1]);
+		(void)snprintf(text, sizeof(text), "4.3.0 cannot fork");
+		goto out;
+	}
+	if (pid == 0) {
+		/* the child: today's single-recipient path */
+		many_n = 0;
+		many_child = 0;
+		said = 0;
+		(void)close(p[0]);
+		if (p[1] != 1) {
+			if (dup2(p[1], 1) < 0)
+				_exit(FAIL_EX_TEMPFAIL);
+			(void)close(p[1]);
+		}
+		deliver_one(a);
+	}
+	many_child = (sig_atomic_t)pid;
+	(void)close(p[1]);
+	len = child_line(p[0], line, sizeof(line));
+	(void)close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = FAIL_EX_TEMPFAIL << 8;	/* lost: temporary */
+			break;
+		}
+	if (WIFEXITED(status)) {
+		switch (WEXITSTATUS(status)) {
+		case 0:
+			kind = 'K';
+			cls = '2';
+			break;
+		case FAIL_EX_NOUSER:
+		case FAIL_EX_DATAERR:
+			kind = 'D';
+			cls = '5';
+			break;
+		}
+	}
+	if (len >= 0 && code_ok(line, (size_t)len, cls)) {
+		for (k = 0; k < (size_t)len; k++)
+			if ((unsigned char)line[k] < 0x20 || line[k] == 0x7f)
+				line[k] = ' ';
+		(void)snprintf(text, sizeof(text), "%.*s", (int)len, line);
+	} else if (kind == 'K')
+		(void)snprintf(text, sizeof(text), "2.0.0 delivered to %s",
+		    ctx.rcpt);
+	else if (WIFSIGNALED(status))
+		(void)snprintf(text, sizeof(text), "%c.3.0 deliver failed "
+		    "(killed by signal %d)", cls, WTERMSIG(status));
+	else
+		(void)snprintf(text, sizeof(text), "%c.3.0 deliver failed "
+		    "(exit %d)", cls, WEXITSTATUS(status));
+out:
+	/* the line and the count change together: no alarm in between */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	(void)sigprocmask(SIG_BLOCK, &alrm, &old);
+	many_child = 0;
+	many_line(kind, text, strlen(text));
+	many_done++;
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* deliver_many - the message to each of rcpts[0..n-1], one child after
+   the other; one line each on stdout, in order; exit 0 */
+static void __attribute__((noreturn))
+deliver_many(char *const *rcpts, size_t n)
+{
+	struct result res;
+	struct addr a;
+	size_t i;
+
+	many_v = rcpts;
+	many_n = n;
+	said = 1;	/* the single-line handlers stay quiet */
+	load_message();
+	for (i = 0; i < n; i++) {
+		if (parse_rcpt(rcpts[i], &a, &res) < 0) {
+			log_result(ctx.rcpt[0] != '\0' ? ctx.rcpt : rcpts[i],
+			    &res);
+			many_line(many_kind(res.st), res.text,
+			    strlen(res.text));
+			many_done++;
+			continue;
+		}
+		log_received();
+		many_one(&a);
+	}
+	exit(0);
+}
+
+/* main - deliver the message on stdin to RCPT ...; result lines, exit */
 int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *sender = "", *qid = "-";
-	struct expansion x;
 	struct result res;
 	struct addr a;
-	const char *eol, *why = NULL;
+	const char *why = NULL;
 	int ch;
 
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -636,41 +940,28 @@ main(int argc, char **argv)
 			die_usage();
 		}
 	}
-	if (path == NULL || optind != argc - 1)
+	if (path == NULL || optind >= argc ||
+	    argc - optind > DELIVER_RCPTS_MAX)
 		die_usage();
 	if (strnlen(qid, QID_MAX + 1) > QID_MAX || qid[0] == '\0')
 		qid = "-";
 	ctx.qid = qid;
+	if (argc - optind > 1) {
+		/* Failures before the first child give every recipient
+		   that result, in the several-recipients format. */
+		many_v = argv + optind;
+		many_n = (size_t)(argc - optind);
+	}
 	/* Set-uid (the mail user): only a config the caller cannot write. */
 	if (privdrop_setuid(path, &why) < 0)
 		die_temp("4.3.0 refusing the config: %s", why);
 	setup(path);
 	ctx.sender = parse_sender(sender);
-	parse_rcpt(argv[optind], &a);
+	if (many_n > 0)
+		deliver_many(argv + optind, (size_t)(argc - optind));
+	if (parse_rcpt(argv[optind], &a, &res) < 0)
+		finish(&res);
 	load_message();
 	log_received();
-
-	/* deliver's own fields, in the message's line ending */
-	eol = ctx.hdr.crlf ? "\r\n" : "\n";
-	buf_init(&ctx.added, 2 * (ADDR_PATH_MAX + USERDB_ADDR_MAX) + 64);
-	if (buf_printf(&ctx.added, "Return-Path: <%s>%sDelivered-To: %s%s",
-	    ctx.sender, eol, ctx.rcpt, eol) < 0 ||
-	    (!ctx.hdr.starts_with_field && !ctx.hdr.starts_with_blank &&
-	    buf_append_str(&ctx.added, eol) < 0))
-		die_temp("4.3.0 internal error: header too long");
-
-	if (ctx.hdr.too_many)
-		die(DS_DATAERR, "5.4.6 mail forwarding loop for %s (more than "
-		    "%d Delivered-To: fields)", ctx.rcpt, DELIVER_DT_MAX);
-	if (hdrscan_has(&ctx.hdr, ctx.rcpt))
-		die(DS_DATAERR, "5.4.6 mail forwarding loop for %s", ctx.rcpt);
-	if (expand(&ctx, a.local, a.domain, &x, &res) < 0) {
-		expansion_free(&x);
-		finish(&res);
-	}
-	run(&x, &res);
-	expansion_free(&x);
-	hdrscan_free(&ctx.hdr);
-	buf_free(&ctx.added);
-	finish(&res);
+	deliver_one(&a);
 }

@@ -30,6 +30,8 @@
 #define DELIVER_DT_VALUE_MAX	1024	/* octets of one kept value */
 #define DELIVER_MESSAGE_MAX	CONFIG_SIZE_MAX	/* octets of a message */
 #define DELIVER_STATUS_MAX	512	/* octets of a result line */
+#define DELIVER_RCPTS_MAX	1000	/* recipients of one run */
+#define DELIVER_LINE_MAX	1000	/* "K X.Y.Z text" (several rcpts) */
 
 /* What became of a recipient or of one target; the exit status. */
 enum dstatus {

@@ -27,8 +27,11 @@
  *	without recording anything (shutdown: they stay pending).
  *
  * DIAGNOSTICS
- *	deliver: exit 0 delivered; 67, 65 permanent; anything else, a signal,
- *	a timeout or a program that cannot be started temporary. remote: one
+ *	deliver with one recipient: exit 0 delivered; 67, 65 permanent;
+ *	anything else, a signal, a timeout or a program that cannot be
+ *	started temporary. deliver with several recipients (up to
+ *	SMTPQ_LOCAL_RCPTS): one "K|Z|D X.Y.Z text" line each, parsed as
+ *	remote's (result_line()). remote: one
  *	"K|R|Z|D X.Y.Z text" line per recipient, in order (R: accepted by a
  *	next hop that could not take the recipient's DSN request, so a
  *	NOTIFY=SUCCESS recipient is owed a "relayed" notice); a recipient
@@ -37,7 +40,7 @@
  *
  * SECURITY
  *	Runs as the queue user. Children get argument lists (execve through
- *	posix_spawn, never a shell), "--" before the recipient so that an
+ *	posix_spawn, never a shell), "--" before the recipients so that an
  *	address starting with '-' is no option, and a read-only descriptor
  *	of the entry. Their output is untrusted: bounded, parsed strictly,
  *	stored as printable ASCII.
@@ -261,7 +264,8 @@ job_start(struct req *r)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t sigs;
-	char *argv[12];
+	char **argv;
+	size_t i;
 	int msgfd = -1, envfd = -1, outp[2] = { -1, -1 }, rc, argc = 0;
 	pid_t pid;
 	struct job *j;
@@ -288,6 +292,8 @@ job_start(struct req *r)
 		buf_free(&path);
 		return -1;
 	}
+	/* 7 for program and options, "--", the recipients, NULL */
+	argv = alloc_reallocarray(NULL, 9 + r->n, sizeof(*argv));
 	argv[argc++] = (char *)(uintptr_t)buf_cstr(&path);
 	argv[argc++] = (char *)(uintptr_t)"-c";
 	argv[argc++] = g.cfg.path;
@@ -299,7 +305,8 @@ job_start(struct req *r)
 	argv[argc++] = e->qid;
 	if (d->local) {
 		argv[argc++] = (char *)(uintptr_t)"--";
-		argv[argc++] = e->q.env.rcpts[r->rcpts[0]].addr;
+		for (i = 0; i < r->n; i++)
+			argv[argc++] = e->q.env.rcpts[r->rcpts[i]].addr;
 	}
 	argv[argc] = NULL;
 
@@ -324,6 +331,7 @@ job_start(struct req *r)
 	    smtpq_child_env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	free(argv);
 	(void)close(msgfd);
 	(void)close(outp[1]);
 	if (envfd >= 0)
@@ -472,37 +480,63 @@ results_deliver(struct job *j, int status)
 	buf_free(&line);
 }
 
-/* results_remote - one line per recipient, in order */
+/*
+ * result_line - line i of a job that writes one "K|R|Z|D X.Y.Z text" line
+ * per recipient: its kind (R only when allow_r) and text into line; 0 when
+ * the line is missing, unfinished, or not of that form.
+ */
+static int
+result_line(const struct buf *out, size_t i, int allow_r, char *kind,
+    struct buf *line, const char **text)
+{
+	const char *p;
+	char k, cls;
+
+	if (!line_at(out, i, line))
+		return 0;
+	p = buf_cstr(line);
+	k = p[0];
+	cls = k == 'K' || k == 'R' ? '2' : k == 'D' ? '5' : '4';
+	if (!(k == 'K' || k == 'Z' || k == 'D' || (allow_r && k == 'R')) ||
+	    p[1] != ' ' || !has_code(p + 2, cls))
+		return 0;
+	*kind = k;
+	*text = p + 2;
+	return 1;
+}
+
+/*
+ * results_lines - one line per recipient, in order (remote, or deliver
+ * with several recipients); a recipient from the first missing or bad
+ * line on is temporary with a generic text.
+ */
 static void
-results_remote(struct job *j, int status)
+results_lines(struct job *j, int status)
 {
 	struct buf line = BUF_INIT(SMTPQ_LINE_MAX + 1);
-	char why[64], text[128];
+	const char *relay = j->d->local ? "deliver" : "remote", *p;
+	char why[64], text[128], kind;
+	int step = j->d->local ? 4 : 3, valid = 1;
 	size_t i;
-	int valid = 1;
 
 	why_failed(j, status, why, sizeof(why));
 	for (i = 0; i < j->n; i++) {
-		const char *p;
-		char kind, cls;
-
-		if (valid && line_at(&j->out, i, &line)) {
-			p = buf_cstr(&line);
-			kind = p[0];
-			cls = kind == 'K' || kind == 'R' ? '2' :
-			    kind == 'D' ? '5' : '4';
-			if ((kind == 'K' || kind == 'R' || kind == 'Z' ||
-			    kind == 'D') &&
-			    p[1] == ' ' && has_code(p + 2, cls)) {
-				apply(j->e, j->rcpts[i], kind, p + 2, "remote",
-				    3);
-				continue;
-			}
+		if (valid && result_line(&j->out, i, !j->d->local, &kind,
+		    &line, &p)) {
+			apply(j->e, j->rcpts[i], kind, p, relay, step);
+			continue;
 		}
 		valid = 0;
-		(void)snprintf(text, sizeof(text), "4.4.0 remote failed (%s)",
-		    why);
-		apply(j->e, j->rcpts[i], 'Z', text, "remote", 3);
+		if (!j->d->local)
+			(void)snprintf(text, sizeof(text),
+			    "4.4.0 remote failed (%s)", why);
+		else if (j->timed_out)
+			(void)snprintf(text, sizeof(text),
+			    "4.4.2 deliver timed out");
+		else
+			(void)snprintf(text, sizeof(text),
+			    "4.3.0 deliver failed (%s)", why);
+		apply(j->e, j->rcpts[i], 'Z', text, relay, step);
 	}
 	buf_free(&line);
 }
@@ -526,10 +560,10 @@ job_reaped(pid_t pid, int status)
 	g.running--;
 	j->d->running--;
 	sched_dest_done(j->d);
-	if (j->d->local)
+	if (j->d->local && j->n == 1)
 		results_deliver(j, status);
 	else
-		results_remote(j, status);
+		results_lines(j, status);
 	finish(j->e, j->d, j->rcpts, j->n, 1);
 	buf_free(&j->out);
 	free(j->rcpts);

@@ -362,7 +362,7 @@ pass_start(struct entry *e, int64_t now)
 	struct req *reqs = NULL, *r;
 	const char *error = NULL;
 	int64_t expiry;
-	size_t i;
+	size_t i, cap;
 	int flushed;
 
 	if (e->deleting) {
@@ -405,18 +405,17 @@ pass_start(struct entry *e, int64_t now)
 		if (!d->local && d->dead_until > now && !flushed &&
 		    now < expiry)
 			continue;
-		/* Local: one job a recipient. Remote: up to 100 a domain. */
-		r = NULL;
-		if (!d->local)
-			for (r = reqs; r != NULL; r = r->next)
-				if (r->d == d && r->n < SMTPQ_REMOTE_RCPTS)
-					break;
+		/* Local: up to 50 in one deliver. Remote: up to 100 a
+		   domain. */
+		cap = d->local ? SMTPQ_LOCAL_RCPTS : SMTPQ_REMOTE_RCPTS;
+		for (r = reqs; r != NULL; r = r->next)
+			if (r->d == d && r->n < cap)
+				break;
 		if (r == NULL) {
 			r = alloc_calloc(1, sizeof(*r));
 			r->e = e;
 			r->d = d;
-			r->rcpts = alloc_reallocarray(NULL,
-			    d->local ? 1 : SMTPQ_REMOTE_RCPTS,
+			r->rcpts = alloc_reallocarray(NULL, cap,
 			    sizeof(*r->rcpts));
 			r->next = reqs;
 			reqs = r;

@@ -26,6 +26,7 @@
 
 #define SMTPQ_LOADED_MAX	10000	/* entries in memory at once */
 #define SMTPQ_REMOTE_RCPTS	100	/* recipients in one remote job */
+#define SMTPQ_LOCAL_RCPTS	50	/* recipients in one deliver job */
 #define SMTPQ_LINE_MAX		1000	/* one result line */
 #define SMTPQ_RESCAN_SECS	60	/* look at new/ and delete/ anyway */
 #define SMTPQ_TMP_MAX_AGE	(36 * 3600)	/* a crashed inject's file */

@@ -78,14 +78,51 @@ FAKE_DELIVER = "#!/usr/bin/python3\n" + FAKE_COMMON + r'''
 args = sys.argv[1:]
 opts = {}
 rcpt = None
+rcpts = []
 i = 0
 while i < len(args):
     if args[i] == "--":
-        rcpt = args[i + 1]
+        rcpts = args[i + 1:]
+        rcpt = rcpts[0]
         break
     opts[args[i]] = args[i + 1]
     i += 2
 r = rules()
+if len(rcpts) > 1:
+    # several recipients: one "K|D|Z X.Y.Z text" line each, in order, as
+    # the real deliver writes them (each recipient on its own, like the
+    # children of the real one)
+    data = sys.stdin.buffer.read()
+    for rc in rcpts:
+        act = action_for(r, rc)
+        ledger({"prog": "deliver", "event": "start", "rcpt": rc,
+                "argv": args, "qid": opts.get("-q"),
+                "sender": opts.get("-f")})
+        nap(r)
+        rec = {"prog": "deliver", "event": "end", "rcpt": rc,
+               "result": act, "qid": opts.get("-q")}
+        if act == "ok":
+            rec["file"] = store(rc, data)
+            line = "K 2.0.0 delivered to <%s>" % rc
+        elif act == "perm":
+            line = "D 5.1.1 <%s>: no such user" % rc
+        elif act == "hang":
+            time.sleep(3600)
+        elif act == "temp":
+            line = "Z 4.2.1 mailbox busy, try later"
+        elif act == "crash":
+            line = "Z 4.3.0 deliver failed (killed by signal 9)"
+        elif act.startswith("exit"):
+            # the real deliver's text for a child without a valid line
+            code = int(act[4:])
+            line = ("D 5" if code in (65, 67) else "Z 4") + \
+                ".3.0 deliver failed (exit %d)" % code
+        else:
+            line = "Z 4.3.0 deliver failed (exit 75)"
+        ledger(rec)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    sys.exit(0)
 act = action_for(r, rcpt)
 ledger({"prog": "deliver", "event": "start", "rcpt": rcpt, "argv": args,
         "qid": opts.get("-q"), "sender": opts.get("-f")})
