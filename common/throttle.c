@@ -8,6 +8,8 @@
  *	struct throttle *throttle_open_state(const char *state_dir,
  *	    const char **error_r);
  *	void throttle_close(struct throttle *t);
+ *	int throttle_peer(int fd, char *text, size_t size,
+ *	    unsigned char key[THROTTLE_KEY_LEN]);
  *	int throttle_key(const struct sockaddr *sa, socklen_t len,
  *	    unsigned char key[THROTTLE_KEY_LEN]);
  *	int throttle_check(struct throttle *t, const unsigned char *key,
@@ -26,7 +28,10 @@
  *	path, and makes it the right size and form under the lock.
  *	throttle_open_state() opens the one table smtpd, pop3d and imapd
  *	share, THROTTLE_FILE in state_dir (made if missing).
- *	throttle_key() turns a client address into its key.
+ *	throttle_key() turns a client address into its key; throttle_peer()
+ *	does it for the peer of socket fd and also writes the address as
+ *	text ("unknown" when fd is not an IP socket: it then returns 0,
+ *	else 1 when key was set).
  *	throttle_check() says whether the key is refused now (1) or may try
  *	(0), and how many failures it has. throttle_fail() counts one failure
  *	and gives the new count; throttle_success() forgets the key.
@@ -54,8 +59,10 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,6 +70,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "str.h"
 #include "throttle.h"
 
 #define MAGIC		"MSTHROT1"
@@ -483,4 +491,28 @@ throttle_pause_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* throttle_peer - fd's peer address as text (or "unknown"), and its key */
+int
+throttle_peer(int fd, char *text, size_t size,
+    unsigned char key[THROTTLE_KEY_LEN])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const void *a = NULL;
+
+	(void)str_copy(text, size, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (a == NULL || size > (size_t)INT_MAX ||
+	    inet_ntop(ss.ss_family, a, text, (socklen_t)size) == NULL) {
+		(void)str_copy(text, size, "unknown");
+		return 0;
+	}
+	return throttle_key((struct sockaddr *)&ss, len, key) == 0;
 }

@@ -57,6 +57,8 @@ struct throttle *throttle_open(const char *path, const char **error_r);
 struct throttle *throttle_open_state(const char *state_dir,
     const char **error_r);
 void throttle_close(struct throttle *t);
+int throttle_peer(int fd, char *text, size_t size,
+    unsigned char key[THROTTLE_KEY_LEN]);
 int throttle_key(const struct sockaddr *sa, socklen_t len,
     unsigned char key[THROTTLE_KEY_LEN]);
 int throttle_check(struct throttle *t, const unsigned char *key, time_t now,

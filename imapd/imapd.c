@@ -222,30 +222,6 @@ imapd_log(struct imapd *d, int level, const char *event, const char *fmt,
 	buf_free(&b);
 }
 
-/* peer - the client's address as text, and its throttle key */
-static void
-peer(struct imapd *d)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	const void *a = NULL;
-
-	(void)str_copy(d->client, sizeof(d->client), "unknown");
-	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		a = &((struct sockaddr_in *)&ss)->sin_addr;
-	else if (ss.ss_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (a == NULL || inet_ntop(ss.ss_family, a, d->client,
-	    sizeof(d->client)) == NULL) {
-		(void)str_copy(d->client, sizeof(d->client), "unknown");
-		return;
-	}
-	if (throttle_key((struct sockaddr *)&ss, len, d->tkey) == 0)
-		d->have_tkey = 1;
-}
-
 /* seconds_ms - a configured duration in milliseconds, for io.h */
 static int
 seconds_ms(uint64_t s)
@@ -337,7 +313,8 @@ main(int argc, char **argv)
 		die_config(!d.implicit_tls, error);
 	if (handed)
 		handed_session(&d);
-	peer(&d);
+	d.have_tkey = throttle_peer(0, d.client, sizeof(d.client),
+	    d.tkey);
 
 	if (cfg.tls_cert != NULL && cfg.tls_key != NULL) {
 		d.tls_ctx = tls_server_ctx_sni(cfg.tls_cert, cfg.tls_key,

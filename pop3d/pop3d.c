@@ -202,30 +202,6 @@ pop3d_log_user(struct pop3d *p, int level, const char *event,
 	buf_free(&b);
 }
 
-/* peer - the client's address as text, and its throttle key */
-static void
-peer(struct pop3d *p)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	const void *a = NULL;
-
-	(void)str_copy(p->client, sizeof(p->client), "unknown");
-	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		a = &((struct sockaddr_in *)&ss)->sin_addr;
-	else if (ss.ss_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (a == NULL || inet_ntop(ss.ss_family, a, p->client,
-	    sizeof(p->client)) == NULL) {
-		(void)str_copy(p->client, sizeof(p->client), "unknown");
-		return;
-	}
-	if (throttle_key((struct sockaddr *)&ss, len, p->tkey) == 0)
-		p->have_tkey = 1;
-}
-
 /* seconds_ms - a duration from the config in ms, capped at INT_MAX */
 static int
 seconds_ms(uint64_t secs)
@@ -315,7 +291,8 @@ main(int argc, char **argv)
 		die_config(!p.implicit_tls, error);
 	if (handed)
 		handed_session(&p);
-	peer(&p);
+	p.have_tkey = throttle_peer(0, p.client, sizeof(p.client),
+	    p.tkey);
 
 	if (cfg.tls_cert != NULL && cfg.tls_key != NULL) {
 		p.tls_ctx = tls_server_ctx_sni(cfg.tls_cert, cfg.tls_key,
