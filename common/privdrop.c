@@ -128,6 +128,21 @@ privdrop_trusted(const char *path, uid_t owner, const char **error_r)
 	}
 }
 
+/* privdrop_post_login - privdrop_setuid() for pop3d-user / imapd-user */
+int
+privdrop_post_login(const char *config_path, int handed,
+    const char **error_r)
+{
+	if (privdrop_setuid(config_path, error_r) < 0)
+		return -1;
+	if (!handed && getuid() != geteuid()) {
+		errno = EPERM;
+		*error_r = "run set-uid without a handoff (-H)";
+		return -1;
+	}
+	return 0;
+}
+
 /* privdrop_setuid - in a set-uid run: check the config, keep the new ids */
 int
 privdrop_setuid(const char *config_path, const char **error_r)

@@ -20,6 +20,9 @@
  *	excepted), then makes the real and saved ids the effective ones, so
  *	nothing can switch back to the caller's. Environment knobs are read
  *	with secure_getenv(), which ignores them in such a process.
+ *	privdrop_post_login() is the same for pop3d and imapd, which may
+ *	run set-uid only as the post-login half (handed: started with -H);
+ *	set-uid without it they refuse (EPERM).
  *
  * DIAGNOSTICS
  *	Both return 0, or -1 with errno and *error_r (a fixed text):
@@ -36,6 +39,8 @@ int privdrop_lookup(const char *user, uid_t *uid_r, gid_t *gid_r,
 int privdrop_become(uid_t uid, gid_t gid, const char **error_r);
 int privdrop_to(const char *user, const char **error_r);
 int privdrop_setuid(const char *config_path, const char **error_r);
+int privdrop_post_login(const char *config_path, int handed,
+    const char **error_r);
 int privdrop_trusted(const char *path, uid_t owner, const char **error_r);
 
 #endif

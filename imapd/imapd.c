@@ -295,13 +295,11 @@ main(int argc, char **argv)
 	d.root_fd = -1;
 	session = &d;
 	alloc_set_oom_handler(die_oom);
-	if (privdrop_setuid(path, &error) < 0) {
+	if (privdrop_post_login(path, handed, &error) < 0) {
 		log_event(LOG_ERR, "event=setuid error=\"%s: %s\"", error,
 		    strerror(errno));
 		exit(FAIL_EXIT_TEMP);
 	}
-	if (!handed && getuid() != geteuid())
-		die_usage();
 
 	if (config_load(path, &cfg, &err) < 0) {
 		log_event(LOG_ERR, "event=config error=\"%s\"", buf_cstr(&err));
