@@ -46,9 +46,7 @@
  *	logged escaped.
  */
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,10 +56,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/landlock.h>
-
 #include "auth.h"
 #include "handoff.h"
+#include "landlock.h"
 #include "progpath.h"
 #include "imapd.h"
 #include "sasl.h"
@@ -71,18 +68,6 @@
 #include "userdb.h"
 
 #define NAME_MAX_LEN	320
-
-/* Landlock values newer than some kernel headers. */
-#define LL_FS_REFER		(1ULL << 13)
-#define LL_FS_TRUNCATE		(1ULL << 14)
-#define LL_FS_IOCTL_DEV		(1ULL << 15)
-#define LL_NET_BIND_TCP		(1ULL << 0)
-#define LL_NET_CONNECT_TCP	(1ULL << 1)
-
-struct ll_attr {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net;
-};
 
 /* imapd_login_allowed - may credentials be sent now? */
 int
@@ -132,53 +117,6 @@ failed(struct imapd *d, const char *user, const char *method,
 		die_bye(d, "Too many failed logins", "auth-failures");
 }
 
-/* landlock - file access beneath dir_fd only, no TCP */
-static int
-landlock(int dir_fd)
-{
-	struct ll_attr attr;
-	struct landlock_path_beneath_attr rule;
-	uint64_t fs = (1ULL << 13) - 1;
-	size_t size = sizeof(uint64_t);
-	long abi;
-	int rs;
-
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 1)
-		return -1;
-	memset(&attr, 0, sizeof(attr));
-	if (abi >= 2)
-		fs |= LL_FS_REFER;
-	if (abi >= 3)
-		fs |= LL_FS_TRUNCATE;
-	if (abi >= 5)
-		fs |= LL_FS_IOCTL_DEV;
-	attr.handled_access_fs = fs;
-	if (abi >= 4) {
-		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
-		size = sizeof(attr);
-	}
-	if ((rs = (int)syscall(SYS_landlock_create_ruleset, &attr, size,
-	    0)) < 0)
-		return -1;
-	memset(&rule, 0, sizeof(rule));
-	rule.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE |
-	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_WRITE_FILE |
-	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
-	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_DIR |
-	    (fs & (LL_FS_REFER | LL_FS_TRUNCATE));
-	rule.parent_fd = dir_fd;
-	if (syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH,
-	    &rule, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    syscall(SYS_landlock_restrict_self, rs, 0) < 0) {
-		(void)close(rs);
-		return -1;
-	}
-	(void)close(rs);
-	return 0;
-}
-
 /* confine - chroot and the owner's ids (as root), then Landlock */
 static void
 confine(struct imapd *d, int dir_fd)
@@ -189,9 +127,15 @@ confine(struct imapd *d, int dir_fd)
 	if (fstat(dir_fd, &st) < 0)
 		die_temp(d, "cannot stat the Maildir");
 	if (geteuid() == 0) {
-		if (fchdir(dir_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		if (LANDLOCK_SANITIZER) {
+			if (fchdir(dir_fd) < 0)
+				die_temp(d, "cannot enter the Maildir");
+			how = "sanitizer";
+		} else if (fchdir(dir_fd) < 0 || chroot(".") < 0 ||
+		    chdir("/") < 0)
 			die_temp(d, "cannot chroot into the Maildir");
-		how = "chroot";
+		else
+			how = "chroot";
 		if (st.st_uid != 0) {
 			if (setgroups(0, NULL) < 0 ||
 			    setresgid(st.st_gid, st.st_gid, st.st_gid) < 0 ||
@@ -199,12 +143,13 @@ confine(struct imapd *d, int dir_fd)
 			    geteuid() != st.st_uid)
 				die_temp(d, "cannot become the Maildir's "
 				    "owner");
-			how = "chroot,uid";
+			how = LANDLOCK_SANITIZER ? "sanitizer,uid" :
+			    "chroot,uid";
 		}
 	} else if (fchdir(dir_fd) < 0)
 		die_temp(d, "cannot enter the Maildir");
 	imapd_log(d, LOG_DEBUG, "confined", " how=%s%s", how,
-	    landlock(dir_fd) == 0 ? ",landlock" : "");
+	    landlock_fence(dir_fd, LANDLOCK_DIRS) == 0 ? ",landlock" : "");
 }
 
 /* session_slot - one of the user's per-address session slots, or exit */

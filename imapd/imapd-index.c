@@ -1445,23 +1445,64 @@ rename_flags(struct imapd_box *b, struct imapd_msg *m, uint8_t flags,
 	return 0;
 }
 
-/* find_uid - the view entry with this UID */
-static struct imapd_msg *
-find_uid(struct imapd_box *b, uint32_t uid)
+/*
+ * relocate - find m's file again after someone else renamed it (new
+ * flags, or new/ to cur/), by its base name in cur/ then new/. No sync:
+ * the view array is not reallocated, so the caller's pointers into it
+ * (a FETCH or STORE walking the view) stay valid, and sequence numbers
+ * stay as they are until the next sync reports what changed. 0; -1 with
+ * ENOENT when no file has that base name (expunged: the next sync
+ * reports it), or another errno when a directory cannot be read.
+ */
+static int
+relocate(struct imapd_box *b, struct imapd_msg *m)
 {
-	size_t lo = 0, hi = b->n;
+	char base[MAILDIR_NAME_MAX + 1];
+	const char *old = index_name(b, m);
+	size_t blen = strcspn(old, ":");
+	struct dirent *e;
+	DIR *dir;
+	int pass, dfd;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (b->v[mid].uid < uid)
-			lo = mid + 1;
-		else if (b->v[mid].uid > uid)
-			hi = mid;
-		else
-			return &b->v[mid];
+	if (blen == 0 || blen >= sizeof(base)) {
+		errno = ENOENT;
+		return -1;
 	}
-	return NULL;
+	memcpy(base, old, blen);	/* old moves when names grows */
+	base[blen] = '\0';
+	for (pass = 0; pass < 2; pass++) {
+		int in_new = pass == 1;
+
+		if ((dfd = dup(in_new ? b->md.new_fd : b->md.cur_fd)) < 0)
+			return -1;
+		if (lseek(dfd, 0, SEEK_SET) < 0 ||
+		    (dir = fdopendir(dfd)) == NULL) {
+			(void)close(dfd);
+			return -1;
+		}
+		rewinddir(dir);
+		while ((e = readdir(dir)) != NULL) {
+			size_t len;
+
+			if (strncmp(e->d_name, base, blen) != 0 ||
+			    (e->d_name[blen] != '\0' &&
+			    e->d_name[blen] != ':'))
+				continue;
+			len = strlen(e->d_name);
+			m->name = (uint32_t)b->names.len;
+			if (buf_append(&b->names, e->d_name, len + 1) < 0) {
+				(void)closedir(dir);
+				errno = ENOMEM;
+				return -1;
+			}
+			m->in_new = (uint8_t)in_new;
+			(void)closedir(dir);
+			return 0;
+		}
+		(void)closedir(dir);
+	}
+	errno = ENOENT;
+	return -1;
 }
 
 /*
@@ -1472,7 +1513,6 @@ int
 index_set_flags(struct imapd_box *b, struct imapd_msg *m, uint8_t flags,
     uint32_t kw, const char **error_r)
 {
-	uint32_t uid = m->uid;
 	uint8_t recent = m->flags & IMAP_FL_RECENT;
 	int r;
 
@@ -1488,19 +1528,14 @@ index_set_flags(struct imapd_box *b, struct imapd_msg *m, uint8_t flags,
 	r = rename_flags(b, m, flags, kw);
 	if (r < 0 && errno == ENOENT) {
 		/* Renamed by someone else: find its new name, try again. */
-		index_unlock(b);
-		if (index_sync(b, IMAPD_SYNC_FULL, error_r) < 0)
-			return -1;
-		if ((m = find_uid(b, uid)) == NULL || m->gone) {
-			errno = ENOENT;
+		r = relocate(b, m);
+		if (r < 0 && errno == ENOENT) {
+			index_unlock(b);
 			*error_r = "message expunged";
 			return -1;
 		}
-		if (index_lock(b) < 0) {
-			*error_r = "cannot lock the folder";
-			return -1;
-		}
-		r = rename_flags(b, m, flags, kw);
+		if (r == 0)
+			r = rename_flags(b, m, flags, kw);
 	}
 	index_unlock(b);
 	if (r < 0) {
@@ -1516,27 +1551,23 @@ index_set_flags(struct imapd_box *b, struct imapd_msg *m, uint8_t flags,
 int
 index_open_msg(struct imapd_box *b, struct imapd_msg *m)
 {
-	uint32_t uid = m->uid;
-	const char *error;
-	int fd;
+	int fd, tries;
 
 	if (m->gone) {
 		errno = ENOENT;
 		return -1;
 	}
-	fd = openat(m->in_new ? b->md.new_fd : b->md.cur_fd,
-	    index_name(b, m), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 || errno != ENOENT)
-		return fd;
-	/* Renamed (flags changed elsewhere): look again. */
-	if (index_sync(b, IMAPD_SYNC_FULL, &error) < 0)
-		return -1;
-	if ((m = find_uid(b, uid)) == NULL || m->gone) {
-		errno = ENOENT;
-		return -1;
+	/* Renamed (flags changed elsewhere): look again, a few times, as
+	 * another session may rename it again between look and open. */
+	for (tries = 0; tries < 4; tries++) {
+		if (tries > 0 && relocate(b, m) < 0)
+			return -1;
+		fd = openat(m->in_new ? b->md.new_fd : b->md.cur_fd,
+		    index_name(b, m), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
 	}
-	return openat(m->in_new ? b->md.new_fd : b->md.cur_fd,
-	    index_name(b, m), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return -1;
 }
 
 /* index_expunge - remove m's file (the next sync reports it) */

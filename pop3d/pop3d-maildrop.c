@@ -55,9 +55,7 @@
  *	checked again here: no '/', no leading '.', no "..".
  */
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,45 +64,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <linux/landlock.h>
-
 #include "alloc.h"
+#include "landlock.h"
 #include "log.h"
 #include "pop3d.h"
 #include "quota.h"
 
 #define DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
-/*
- * LeakSanitizer reads /proc/PID/task at exit. A sanitizer build (make
- * SANITIZE=1, tests only) therefore keeps /proc readable and skips the
- * chroot; it still takes the owner's ids and the Landlock ruleset.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZER_BUILD	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZER_BUILD	1
-#endif
-#endif
-#ifndef SANITIZER_BUILD
-#define SANITIZER_BUILD	0
-#endif
-
-/* Landlock values newer than some kernel headers. */
-#define LL_FS_REFER		(1ULL << 13)	/* ABI 2 */
-#define LL_FS_TRUNCATE		(1ULL << 14)	/* ABI 3 */
-#define LL_FS_IOCTL_DEV		(1ULL << 15)	/* ABI 5 */
-#define LL_NET_BIND_TCP		(1ULL << 0)	/* ABI 4 */
-#define LL_NET_CONNECT_TCP	(1ULL << 1)
-#define LL_SCOPE_ABSTRACT_UNIX	(1ULL << 0)	/* ABI 6 */
-#define LL_SCOPE_SIGNAL		(1ULL << 1)
-
-struct ll_ruleset_attr {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net;
-	uint64_t scoped;
-};
 
 /* safe_component - 1 if s may be one path component under mail_dir */
 static int
@@ -121,75 +87,6 @@ safe_component(const char *s)
 	return 1;
 }
 
-/* landlock - allow file access beneath dir_fd only (or none if -1) */
-static int
-landlock(int dir_fd)
-{
-	struct ll_ruleset_attr attr;
-	struct landlock_path_beneath_attr rule;
-	uint64_t fs = (1ULL << 13) - 1;	/* the ABI 1 rights */
-	size_t size = sizeof(uint64_t);
-	long abi;
-	int rs;
-
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 1)
-		return -1;
-	memset(&attr, 0, sizeof(attr));
-	if (abi >= 2)
-		fs |= LL_FS_REFER;
-	if (abi >= 3)
-		fs |= LL_FS_TRUNCATE;
-	if (abi >= 5)
-		fs |= LL_FS_IOCTL_DEV;
-	attr.handled_access_fs = fs;
-	if (abi >= 4) {
-		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
-		size = 2 * sizeof(uint64_t);
-	}
-	if (abi >= 6) {
-		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
-		size = sizeof(attr);
-	}
-	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-	if (rs < 0)
-		return -1;
-	if (SANITIZER_BUILD) {
-		memset(&rule, 0, sizeof(rule));
-		rule.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE |
-		    LANDLOCK_ACCESS_FS_READ_DIR;
-		rule.parent_fd = open("/proc", O_PATH | O_DIRECTORY |
-		    O_CLOEXEC);
-		if (rule.parent_fd >= 0) {
-			(void)syscall(SYS_landlock_add_rule, rs,
-			    LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
-			(void)close(rule.parent_fd);
-		}
-	}
-	if (dir_fd >= 0) {
-		memset(&rule, 0, sizeof(rule));
-		rule.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE |
-		    LANDLOCK_ACCESS_FS_READ_DIR |
-		    LANDLOCK_ACCESS_FS_WRITE_FILE |
-		    LANDLOCK_ACCESS_FS_REMOVE_FILE |
-		    LANDLOCK_ACCESS_FS_MAKE_REG | (fs & LL_FS_REFER);
-		rule.parent_fd = dir_fd;
-		if (syscall(SYS_landlock_add_rule, rs,
-		    LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0) {
-			(void)close(rs);
-			return -1;
-		}
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    syscall(SYS_landlock_restrict_self, rs, 0) < 0) {
-		(void)close(rs);
-		return -1;
-	}
-	(void)close(rs);
-	return 0;
-}
-
 /* confine - chroot and owner's ids (as root), then Landlock */
 static void
 confine(struct pop3d *p, int dir_fd, const struct stat *st)
@@ -197,7 +94,7 @@ confine(struct pop3d *p, int dir_fd, const struct stat *st)
 	const char *how = "none";
 
 	if (geteuid() == 0 && dir_fd >= 0) {
-		if (SANITIZER_BUILD)
+		if (LANDLOCK_SANITIZER)
 			how = "sanitizer";
 		else if (fchdir(dir_fd) < 0 || chroot(".") < 0 ||
 		    chdir("/") < 0)
@@ -213,10 +110,10 @@ confine(struct pop3d *p, int dir_fd, const struct stat *st)
 				die_temp(p, "-ERR [SYS/TEMP] Cannot open "
 				    "mailbox", "cannot become the Maildir's "
 				    "owner");
-			how = SANITIZER_BUILD ? "sanitizer,uid" : "chroot,uid";
+			how = LANDLOCK_SANITIZER ? "sanitizer,uid" : "chroot,uid";
 		}
 	}
-	if (landlock(dir_fd) == 0)
+	if (landlock_fence(dir_fd, 0) == 0)
 		pop3d_log_user(p, LOG_DEBUG, "confined", " how=%s,landlock",
 		    how);
 	else

@@ -24,7 +24,7 @@ import pytest
 from mailstack import MailStack
 from test_imapd import MSG, PASS, deliver
 
-USERS = ["s%d@truc.test" % i for i in range(1, 21)]
+USERS = ["s%d@truc.test" % i for i in range(1, 22)]
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +248,46 @@ def test_expunge_by_another_session_is_seen(stack):
     assert exists(e) == 2
     for s in (a, b, c, d, e):
         s.logout()
+
+
+def test_fetch_and_store_after_renames_by_another_session(stack):
+    """Session a holds a view whose file names another session has since
+    changed (every file renamed by a flag change) and a delivery has
+    added to. a's FETCH of every body and STORE on every message, with no
+    NOOP first, must find each file under its new name without its view
+    moving under the command: every body exact, every flag kept, and the
+    new message shown after the command, with the next UID."""
+    u = user(stack)
+    n = 40
+    bodies = [b"Subject: n%d\r\n\r\nbody %d\r\n" % (i, i) + b"x" * i * 97
+              for i in range(n)]
+    for b in bodies:
+        deliver(stack, u, b)
+    a = login(stack, u)
+    b_ = login(stack, u)
+    assert exists(a) == n and exists(b_) == n
+    first = uids(a)
+    typ, _ = b_.store("1:*", "+FLAGS", r"\Flagged")   # renames every file
+    assert typ == "OK"
+    deliver(stack, u, b"Subject: late\r\n\r\nlate\r\n")
+    typ, data = a.fetch("1:%d" % n, "(BODY.PEEK[])")
+    assert typ == "OK"
+    got = [x[1] for x in data if isinstance(x, tuple)]
+    assert sorted(got) == sorted(bodies)     # (UIDs follow file names)
+    typ, data = a.store("1:%d" % n, "+FLAGS", r"\Seen")
+    assert typ == "OK"
+    a.noop()                   # (the EXISTS may come with FETCH or STORE)
+    assert int(a.untagged_responses["EXISTS"][-1]) == n + 1
+    later = uids(a)
+    assert later[:n] == first and later[n] > max(first)
+    c = login(stack, u)
+    assert exists(c, readonly=True) == n + 1
+    typ, data = c.fetch("1:%d" % n, "(FLAGS)")
+    assert typ == "OK" and len(data) == n
+    for x in data:
+        assert b"\\Seen" in x and b"\\Flagged" in x, x
+    for m in (a, b_, c):
+        m.logout()
 
 
 # The index file as imapd wrote it before the extension existed.
