@@ -5,6 +5,7 @@
  * SYNOPSIS
  *	int64_t clock_now(void);
  *	int64_t clock_offset(void);
+ *	int64_t clock_mono_ms(void);
  *
  * DESCRIPTION
  *	clock_now() returns time(NULL) plus clock_offset(), the value of
@@ -63,4 +64,14 @@ int64_t
 clock_now(void)
 {
 	return (int64_t)time(NULL) + clock_offset();
+}
+
+/* clock_mono_ms - CLOCK_MONOTONIC in milliseconds */
+int64_t
+clock_mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

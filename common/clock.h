@@ -10,6 +10,9 @@
  *	queue time (arrival, next try, lifetime, delay warning) comes from
  *	here, so tests move time by restarting a program with a larger
  *	offset instead of sleeping for hours.
+ *
+ *	clock_mono_ms() is CLOCK_MONOTONIC in milliseconds, for timeouts
+ *	and deadlines (never moved by the offset or by the wall clock).
  */
 #ifndef CLOCK_H
 #define CLOCK_H
@@ -20,5 +23,6 @@
 
 int64_t clock_now(void);
 int64_t clock_offset(void);
+int64_t clock_mono_ms(void);
 
 #endif

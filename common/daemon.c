@@ -110,12 +110,3 @@ daemon_fds(int last)
 			_exit(FAIL_EXIT_TEMP);
 }
 
-/* daemon_now_ms - the monotonic clock in milliseconds */
-int64_t
-daemon_now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -15,7 +15,6 @@
  *
  *	daemon_fds() makes sure descriptors 0..last are open (on /dev/null
  *	if not), so no socket or file a daemon opens lands on them.
- *	daemon_now_ms() is CLOCK_MONOTONIC in milliseconds.
  *
  * DIAGNOSTICS
  *	daemon_signals dies (temporary) when it cannot make its pipe;
@@ -27,6 +26,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "fail.h"
 
 extern volatile sig_atomic_t daemon_got_term, daemon_got_hup;
@@ -41,6 +41,5 @@ void daemon_die_oom(void);
 int daemon_signals(int with_chld);
 void daemon_drain(int fd);
 void daemon_fds(int last);
-int64_t daemon_now_ms(void);
 
 #endif

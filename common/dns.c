@@ -97,6 +97,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "config.h"
 #include "dns.h"
@@ -638,16 +639,6 @@ answered(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 }
 
-/* now_ms - CLOCK_MONOTONIC in milliseconds */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* all_done - 1 when every pending query has its answer */
 static int
 all_done(const struct pending *p, size_t n)
@@ -675,7 +666,7 @@ dns_run(struct dns *d, struct dns_query *q, size_t n, int limit_ms)
 	if (n == 0)
 		return 0;
 	p = alloc_calloc(n, sizeof(*p));
-	end = now_ms() + (limit_ms > 0 ? limit_ms : 1);
+	end = clock_mono_ms() + (limit_ms > 0 ? limit_ms : 1);
 	for (j = 0; j < n; j++) {
 		p[j].q = &q[j];
 		q[j].ans = NULL;
@@ -686,7 +677,7 @@ dns_run(struct dns *d, struct dns_query *q, size_t n, int limit_ms)
 		ares_query(d->channel, q[j].name, 1 /* C_IN */, q[j].type,
 		    answered, &p[j]);
 	while (!all_done(p, n)) {
-		left = end - now_ms();
+		left = end - clock_mono_ms();
 		if (left <= 0)
 			break;
 		bits = ares_getsock(d->channel, socks, ARES_GETSOCK_MAXNUM);

@@ -31,6 +31,7 @@
 #include "fdio.h"
 #include "io.h"
 #include "handoff.h"
+#include "procwait.h"
 #include "str.h"
 
 #define MAGIC		"mailstack-handoff 1\n"
@@ -132,13 +133,10 @@ relay(struct io *io, int fd)
 static void
 reap(pid_t pid)
 {
-	int i, status;
+	int status;
 
-	for (i = 0; i < CHILD_WAIT_MS / 50; i++) {
-		if (waitpid(pid, &status, WNOHANG) != 0)
-			return;
-		(void)usleep(50 * 1000);
-	}
+	if (procwait(pid, CHILD_WAIT_MS, &status) != 0)
+		return;
 	(void)kill(pid, SIGKILL);
 	(void)waitpid(pid, &status, 0);
 }

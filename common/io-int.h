@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "io.h"
 
 struct io_tls_ops {
@@ -58,7 +59,6 @@ struct io {
 	char obuf[IO_BUFSIZE];
 };
 
-int64_t ioi_now_ms(void);
 void ioi_set_error(struct io *io, const char *what, const char *detail);
 int ioi_wait_fd(struct io *io, int fd, short events, int64_t until);
 int ioi_flush_before_wait(struct io *io);

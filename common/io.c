@@ -151,16 +151,6 @@
 #include "str.h"
 
 
-/* now_ms - CLOCK_MONOTONIC in milliseconds */
-int64_t
-ioi_now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* earliest - the earlier of two limits, where -1 means none */
 static int64_t
 earliest(int64_t a, int64_t b)
@@ -176,7 +166,7 @@ earliest(int64_t a, int64_t b)
 static int
 past_deadline(const struct io *io)
 {
-	return io->deadline >= 0 && ioi_now_ms() >= io->deadline;
+	return io->deadline >= 0 && clock_mono_ms() >= io->deadline;
 }
 
 /* set_error - put one line of text into errbuf */
@@ -202,7 +192,7 @@ ioi_wait_fd(struct io *io, int fd, short events, int64_t until)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	now = ioi_now_ms();
+	now = clock_mono_ms();
 	end = io->timeout_ms >= 0 ? now + io->timeout_ms : -1;
 	end = earliest(earliest(end, io->deadline), until);
 	for (;;) {
@@ -227,7 +217,7 @@ ioi_wait_fd(struct io *io, int fd, short events, int64_t until)
 			return 0;
 		}
 		if (r == 0) {
-			now = ioi_now_ms();
+			now = clock_mono_ms();
 			if (end >= 0 && now < end)
 				continue;	/* woke early: wait the rest */
 			errno = ETIMEDOUT;
@@ -235,7 +225,7 @@ ioi_wait_fd(struct io *io, int fd, short events, int64_t until)
 		}
 		if (errno != EINTR)
 			return -1;
-		now = ioi_now_ms();
+		now = clock_mono_ms();
 	}
 }
 
@@ -408,7 +398,7 @@ io_set_timeout(struct io *io, int timeout_ms)
 void
 io_set_deadline(struct io *io, int ms_from_now)
 {
-	io->deadline = ms_from_now < 0 ? -1 : ioi_now_ms() + ms_from_now;
+	io->deadline = ms_from_now < 0 ? -1 : clock_mono_ms() + ms_from_now;
 }
 
 /* io_read_line - one line without terminator; 1, 0 at EOF, -1/errno */

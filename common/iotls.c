@@ -190,7 +190,7 @@ tls_shutdown(struct io *io)
 	int64_t until;
 	int r, err;
 
-	until = io->timeout_ms >= 0 ? ioi_now_ms() + io->timeout_ms : -1;
+	until = io->timeout_ms >= 0 ? clock_mono_ms() + io->timeout_ms : -1;
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
@@ -232,7 +232,7 @@ handshake(struct io *io, int server)
 	int64_t until;
 	int r, err;
 
-	until = io->timeout_ms >= 0 ? ioi_now_ms() + io->timeout_ms : -1;
+	until = io->timeout_ms >= 0 ? clock_mono_ms() + io->timeout_ms : -1;
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;

@@ -65,7 +65,7 @@ authd_limit_init(const struct authd_policy *p)
 	if (slots == NULL)
 		slots = alloc_calloc(AUTHD_LIMIT_SLOTS, sizeof(*slots));
 	if (getrandom(&salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
-		salt = (uint64_t)daemon_now_ms() * 0x9e3779b97f4a7c15ULL;
+		salt = (uint64_t)clock_mono_ms() * 0x9e3779b97f4a7c15ULL;
 	forget_ms = p->forget_ms;
 }
 

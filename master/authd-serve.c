@@ -227,7 +227,7 @@ serve_pass(struct authproto_request *req, struct authd_answer *a)
 	struct authproto_reply *r = &a->reply;
 	char akey[2 + AUTH_USER_MAX + 1], ukey[2 + AUTH_USER_MAX + 1];
 	unsigned fa, fu, wa, wu, na, nu;
-	int64_t now = daemon_now_ms();
+	int64_t now = clock_mono_ms();
 	const char *error = "";
 	int ok;
 
@@ -294,7 +294,7 @@ serve_ticket(const struct authproto_request *req, struct authd_answer *a)
 	struct authproto_reply *r = &a->reply;
 	struct buf b = BUF_INIT(LOG_LINE_MAX);
 
-	if (authd_ticket_redeem(req->service, req->ticket, daemon_now_ms(),
+	if (authd_ticket_redeem(req->service, req->ticket, clock_mono_ms(),
 	    r->user, sizeof(r->user))) {
 		r->kind = AUTHPROTO_OK;
 		(void)buf_append_str(&b, "event=ticket status=ok");

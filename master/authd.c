@@ -239,7 +239,7 @@ serve_lines(struct conn *c, int64_t now)
 		c->close_after = 1;
 	}
 	/* The delay counts from when the answer is ready. */
-	c->send_at = daemon_now_ms() + a.delay_ms;
+	c->send_at = clock_mono_ms() + a.delay_ms;
 	explicit_bzero(&a, sizeof(a));
 }
 
@@ -300,7 +300,7 @@ conn_step(struct conn *c, short revents, int64_t now)
 		size_t before = c->in.len;
 
 		serve_lines(c, now);
-		now = daemon_now_ms();
+		now = clock_mono_ms();
 		if (conn_write(c, now) < 0) {
 			conn_close(c);
 			return;
@@ -393,7 +393,7 @@ loop(void)
 	static struct pollfd p[AUTHD_CONN_MAX + 2];
 	static short which[AUTHD_CONN_MAX + 2];
 	for (;;) {
-		int64_t now = daemon_now_ms();
+		int64_t now = clock_mono_ms();
 		nfds_t n = 0, k;
 		size_t i;
 
@@ -426,7 +426,7 @@ loop(void)
 		}
 		if (poll(p, n, wait_ms(now)) < 0 && errno != EINTR)
 			daemon_die_temp("poll failed", strerror(errno));
-		now = daemon_now_ms();
+		now = clock_mono_ms();
 		for (k = 0; k < n; k++) {
 			if (which[k] == -2 && (p[k].revents & POLLIN))
 				accept_clients(now);

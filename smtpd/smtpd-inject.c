@@ -61,6 +61,7 @@
 
 #include "buf.h"
 #include "io.h"
+#include "procwait.h"
 
 #include "smtpd.h"
 
@@ -195,29 +196,18 @@ inject_write(struct inject *inj, const char *p, size_t n)
 static int
 reap(struct inject *inj, int ms)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int status = -1, i;
-	pid_t r;
+	int status = -1;
 
 	if (inj->pid <= 0)
 		return -1;
-	for (i = 0; i <= ms / 10; i++) {
-		r = waitpid(inj->pid, &status, WNOHANG);
-		if (r == inj->pid) {
-			inj->pid = -1;
-			return status;
-		}
-		if (r < 0 && errno != EINTR) {
-			inj->pid = -1;
-			return -1;
-		}
-		(void)nanosleep(&ts, NULL);
+	if (procwait(inj->pid, ms, &status) == 0) {
+		(void)kill(inj->pid, SIGKILL);
+		while (waitpid(inj->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		status = -1;
 	}
-	(void)kill(inj->pid, SIGKILL);
-	while (waitpid(inj->pid, &status, 0) < 0 && errno == EINTR)
-		;
 	inj->pid = -1;
-	return -1;
+	return status;
 }
 
 /* status_ok - 1 if s is "C.D.D" with class c ('4' or '5') */

@@ -362,7 +362,7 @@ job_start(struct req *r)
 	j->n = r->n;
 	j->out_fd = outp[0];
 	buf_init(&j->out, (SMTPQ_LINE_MAX + 2) * r->n);
-	j->deadline_ms = daemon_now_ms() + 1000 * (int64_t)(d->local ?
+	j->deadline_ms = clock_mono_ms() + 1000 * (int64_t)(d->local ?
 	    g.qc.deliver_timeout : g.qc.remote_timeout);
 	j->next = g.jobs;
 	g.jobs = j;

@@ -397,11 +397,11 @@ reap(void)
 static void __attribute__((noreturn))
 stop(void)
 {
-	int64_t deadline = daemon_now_ms() + SMTPQ_STOP_GRACE_MS;
+	int64_t deadline = clock_mono_ms() + SMTPQ_STOP_GRACE_MS;
 
 	g.stopping = 1;
 	log_event(LOG_INFO, "status=stopping jobs=%u", g.running);
-	while (g.jobs != NULL && daemon_now_ms() < deadline) {
+	while (g.jobs != NULL && clock_mono_ms() < deadline) {
 		struct job *j;
 		struct pollfd p[64];
 		nfds_t n = 0;
@@ -482,8 +482,8 @@ reload(void)
 static void __attribute__((noreturn))
 loop(void)
 {
-	int64_t next_rescan = daemon_now_ms() + SMTPQ_RESCAN_SECS * 1000;
-	int64_t next_clean = daemon_now_ms() + 3600 * 1000;
+	int64_t next_rescan = clock_mono_ms() + SMTPQ_RESCAN_SECS * 1000;
+	int64_t next_clean = clock_mono_ms() + 3600 * 1000;
 	struct pollfd *p = NULL;
 
 	for (;;) {
@@ -501,7 +501,7 @@ loop(void)
 		if (daemon_got_term)
 			stop();
 		read_trigger(&do_scan, &do_flush, &do_del);
-		now_ms = daemon_now_ms();
+		now_ms = clock_mono_ms();
 		if (now_ms >= next_rescan) {
 			do_scan = do_del = 1;
 			next_rescan = now_ms + SMTPQ_RESCAN_SECS * 1000;
@@ -521,7 +521,7 @@ loop(void)
 		}
 		sched_run_due(clock_now());
 		sched_dispatch();
-		now_ms = daemon_now_ms();
+		now_ms = clock_mono_ms();
 		job_timeouts(now_ms);
 
 		/* How long may we sleep? */
