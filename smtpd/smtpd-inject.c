@@ -47,6 +47,7 @@
  *	from the client on the command line. The report is parsed strictly
  *	(one line, bounded, known letters and status codes only).
  */
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -60,6 +61,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdpass.h"
 #include "io.h"
 #include "procwait.h"
 
@@ -77,26 +79,31 @@ close_fd(int *fd)
 	}
 }
 
-/* child - set up the descriptors and run inject; never returns */
+/*
+ * child - put fd0, fd1 and fd3 in place and run inject (with -S when
+ * serve); never returns. On failure the errno goes to the status pipe.
+ */
 static void
-child(const char *prog, const char *config, int msg, int env, int rep,
-    int status)
+child(const char *prog, const char *config, int serve, int fd0, int fd1,
+    int fd3, int status)
 {
-	char *argv[4];
-	int a, b, c, e;
+	char *argv[5];
+	int a, b, c, e, argc = 0;
 
 	(void)signal(SIGPIPE, SIG_DFL);
 	/* Move out of the way of 0, 1 and 3 first, then into place. */
-	a = fcntl(msg, F_DUPFD_CLOEXEC, 10);
-	b = fcntl(env, F_DUPFD_CLOEXEC, 10);
-	c = fcntl(rep, F_DUPFD_CLOEXEC, 10);
+	a = fcntl(fd0, F_DUPFD_CLOEXEC, 10);
+	b = fcntl(fd1, F_DUPFD_CLOEXEC, 10);
+	c = fcntl(fd3, F_DUPFD_CLOEXEC, 10);
 	if (a < 0 || b < 0 || c < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0 ||
 	    dup2(c, 3) < 0)
 		goto fail;
-	argv[0] = (char *)(uintptr_t)"inject";
-	argv[1] = (char *)(uintptr_t)"-c";
-	argv[2] = (char *)(uintptr_t)config;
-	argv[3] = NULL;
+	argv[argc++] = (char *)(uintptr_t)"inject";
+	argv[argc++] = (char *)(uintptr_t)"-c";
+	argv[argc++] = (char *)(uintptr_t)config;
+	if (serve)
+		argv[argc++] = (char *)(uintptr_t)"-S";
+	argv[argc] = NULL;
 	(void)execve(prog, argv, environ);
 fail:
 	e = errno;
@@ -105,54 +112,206 @@ fail:
 	_exit(111);
 }
 
-/* inject_start - run inject with the three pipes */
-int
-inject_start(struct inject *inj, const char *prog, const char *config,
-    int timeout_ms, const char **error_r)
+/*
+ * spawn - fork and exec inject with fd0, fd1, fd3 (see child); wait, at
+ * most timeout_ms, to know that execve worked. The pid, or -1 with
+ * *error_r.
+ */
+static pid_t
+spawn(const char *prog, const char *config, int serve, int fd0, int fd1,
+    int fd3, int timeout_ms, const char **error_r)
 {
-	int msg[2] = { -1, -1 }, env[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int st[2] = { -1, -1 }, e = 0, status;
 	struct pollfd pfd;
+	int st[2], e = 0, status;
 	ssize_t r;
+	pid_t pid;
 
-	memset(inj, 0, sizeof(*inj));
-	inj->pid = -1;
-	inj->msg_fd = inj->env_fd = inj->rep_fd = -1;
-	inj->timeout_ms = timeout_ms;
-	if (pipe2(msg, O_CLOEXEC) < 0 || pipe2(env, O_CLOEXEC) < 0 ||
-	    pipe2(rep, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0) {
+	if (pipe2(st, O_CLOEXEC) < 0) {
 		*error_r = "cannot make pipes";
-		goto fail;
+		return -1;
 	}
-	inj->pid = fork();
-	if (inj->pid < 0) {
+	if ((pid = fork()) < 0) {
 		*error_r = "cannot fork";
-		goto fail;
+		(void)close(st[0]);
+		(void)close(st[1]);
+		return -1;
 	}
-	if (inj->pid == 0)
-		child(prog, config, msg[0], env[0], rep[1], st[1]);
-	close_fd(&msg[0]);
-	close_fd(&env[0]);
-	close_fd(&rep[1]);
-	close_fd(&st[1]);
+	if (pid == 0)
+		child(prog, config, serve, fd0, fd1, fd3, st[1]);
+	(void)close(st[1]);
 	/* EOF: execve worked (the pipe closed on exec); else its errno. */
 	pfd.fd = st[0];
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, timeout_ms) <= 0) {
 		*error_r = "inject did not start";
-		goto fail;
+		r = -1;
+	} else {
+		do
+			r = read(st[0], &e, sizeof(e));
+		while (r < 0 && errno == EINTR);
+		if (r != 0)
+			*error_r = "cannot run inject";
 	}
-	do
-		r = read(st[0], &e, sizeof(e));
-	while (r < 0 && errno == EINTR);
-	close_fd(&st[0]);
-	if (r != 0) {
-		*error_r = "cannot run inject";
-		goto fail;
+	(void)close(st[0]);
+	if (r == 0)
+		return pid;
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+/*
+ * The session's inject server ("inject -S", INJECT.md): started at the
+ * first message, then sent each message's pipes over its socket. It ends
+ * when smtpd does (end of file on the socket), or is reaped by
+ * server_stop() when it failed.
+ */
+static pid_t server_pid = -1;
+static int server_fd = -1;
+
+/* server_stop - close the server's socket and reap it */
+static void
+server_stop(void)
+{
+	int status;
+
+	close_fd(&server_fd);
+	if (server_pid > 0 && procwait(server_pid, 1000, &status) == 0) {
+		(void)kill(server_pid, SIGKILL);
+		while (waitpid(server_pid, &status, 0) < 0 && errno == EINTR)
+			;
 	}
-	inj->msg_fd = msg[1];
-	inj->env_fd = env[1];
-	inj->rep_fd = rep[0];
+	server_pid = -1;
+}
+
+/* ready - wait for the server's 'R' (it has its config and queue) */
+static int
+ready(int timeout_ms)
+{
+	struct pollfd pfd;
+	char tag = 0;
+	size_t n;
+	int fd;
+
+	pfd.fd = server_fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, timeout_ms) <= 0 ||
+	    fdpass_recv(server_fd, &tag, &fd, 1, &n) != 1 || tag != 'R') {
+		return -1;
+	}
+	if (n > 0)
+		(void)close(fd);
+	return 0;
+}
+
+/* server_start - run "inject -c CONFIG -S" on a socketpair; 0 or -1 */
+static int
+server_start(const char *prog, const char *config, int timeout_ms)
+{
+	static int registered;
+	const char *error;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	server_pid = spawn(prog, config, 1, sv[1], sv[1], sv[1],
+	    timeout_ms, &error);
+	(void)close(sv[1]);
+	if (server_pid < 0) {
+		(void)close(sv[0]);
+		return -1;
+	}
+	server_fd = sv[0];
+	if (!registered && atexit(server_stop) == 0)
+		registered = 1;
+	if (ready(timeout_ms) < 0) {
+		server_stop();
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * via_server - hand one message's pipes to the session's inject server,
+ * starting it first if need be, once more if it has died; 0, or -1 (the
+ * caller then runs a single inject, which reports any error itself)
+ */
+static int
+via_server(struct inject *inj, const char *prog, const char *config,
+    int timeout_ms)
+{
+	int msg[2], env[2], rep[2], fds[3], tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (server_fd < 0 &&
+		    server_start(prog, config, timeout_ms) < 0)
+			return -1;
+		if (pipe2(msg, O_CLOEXEC) < 0)
+			return -1;
+		if (pipe2(env, O_CLOEXEC) < 0) {
+			(void)close(msg[0]);
+			(void)close(msg[1]);
+			return -1;
+		}
+		if (pipe2(rep, O_CLOEXEC) < 0) {
+			(void)close(msg[0]);
+			(void)close(msg[1]);
+			(void)close(env[0]);
+			(void)close(env[1]);
+			return -1;
+		}
+		fds[0] = msg[0];
+		fds[1] = env[0];
+		fds[2] = rep[1];
+		if (fdpass_send(server_fd, 'M', fds, 3) == 0) {
+			(void)close(msg[0]);
+			(void)close(env[0]);
+			(void)close(rep[1]);
+			inj->msg_fd = msg[1];
+			inj->env_fd = env[1];
+			inj->rep_fd = rep[0];
+			return 0;
+		}
+		(void)close(msg[0]);
+		(void)close(msg[1]);
+		(void)close(env[0]);
+		(void)close(env[1]);
+		(void)close(rep[0]);
+		(void)close(rep[1]);
+		server_stop();		/* it died: one new one */
+	}
+	return -1;
+}
+
+/* inject_start - give the message to inject: the server, or a new one */
+int
+inject_start(struct inject *inj, const char *prog, const char *config,
+    int timeout_ms, const char **error_r)
+{
+	int msg[2] = { -1, -1 }, env[2] = { -1, -1 }, rep[2] = { -1, -1 };
+
+	memset(inj, 0, sizeof(*inj));
+	inj->pid = -1;
+	inj->msg_fd = inj->env_fd = inj->rep_fd = -1;
+	inj->timeout_ms = timeout_ms;
+	if (via_server(inj, prog, config, timeout_ms) < 0) {
+		if (pipe2(msg, O_CLOEXEC) < 0 || pipe2(env, O_CLOEXEC) < 0 ||
+		    pipe2(rep, O_CLOEXEC) < 0) {
+			*error_r = "cannot make pipes";
+			goto fail;
+		}
+		inj->pid = spawn(prog, config, 0, msg[0], env[0], rep[1],
+		    timeout_ms, error_r);
+		if (inj->pid < 0)
+			goto fail;
+		close_fd(&msg[0]);
+		close_fd(&env[0]);
+		close_fd(&rep[1]);
+		inj->msg_fd = msg[1];
+		inj->env_fd = env[1];
+		inj->rep_fd = rep[0];
+	}
 	inj->msg = io_new(inj->msg_fd, inj->msg_fd, timeout_ms);
 	if (inj->msg == NULL) {
 		*error_r = "cannot set up the message pipe";
@@ -167,15 +326,6 @@ fail:
 	close_fd(&env[1]);
 	close_fd(&rep[0]);
 	close_fd(&rep[1]);
-	close_fd(&st[0]);
-	close_fd(&st[1]);
-	if (inj->pid > 0) {
-		(void)kill(inj->pid, SIGKILL);
-		while (waitpid(inj->pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	inj->pid = -1;
-	(void)e;
 	return -1;
 }
 

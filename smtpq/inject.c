@@ -3,7 +3,7 @@
  *	inject - put one message into the queue
  *
  * SYNOPSIS
- *	inject -c FILE
+ *	inject -c FILE [-S]
  *
  * DESCRIPTION
  *	The only program that creates queue entries (smtpq/INJECT.md is the
@@ -25,6 +25,10 @@
  *
  *	Any failure removes the file in tmp/ and reports "Z 4.x.x text"
  *	(exit 111) or "D 5.x.x text" (exit 100).
+ *
+ *	With -S, fd 0 is instead a socket from one writer and inject serves
+ *	every message of that writer's session: one child (a fork, no exec)
+ *	per message does the above with that message's pipes (inject-serve.c).
  *
  * DIAGNOSTICS
  *	Exit 0: queued. 111: temporary (disk full 4.3.1, I/O error 4.3.0,
@@ -62,6 +66,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "fail.h"
+#include "inject.h"
 #include "log.h"
 #include "privdrop.h"
 #include "queue.h"
@@ -575,7 +580,7 @@ log_queued(const struct queue_entry *e, const struct scan *sc)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: inject -c FILE\n");
+	fprintf(stderr, "usage: inject -c FILE [-S]\n");
 	die_perm("5.3.5 inject called wrongly", "usage");
 }
 
@@ -589,15 +594,18 @@ main(int argc, char **argv)
 	struct queue_entry e;
 	struct scan sc;
 	size_t i;
-	int c;
+	int c, serve = 0, ctl = -1;
 
 	setup_fds();
 	(void)signal(SIGPIPE, SIG_IGN);
 	alloc_set_oom_handler(die_oom);
-	while ((c = getopt(argc, argv, "c:")) != -1) {
+	while ((c = getopt(argc, argv, "c:S")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'S':
+			serve = 1;
 			break;
 		default:
 			usage();
@@ -605,6 +613,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	if (serve)
+		ctl = inject_serve_begin();
 	/* Set-uid (the queue user): only a config the caller cannot write. */
 	if (privdrop_setuid(path, &error) < 0)
 		die_temp("4.3.0 refusing the config", error);
@@ -617,6 +627,11 @@ main(int argc, char **argv)
 		if (errno == EPERM)
 			die_temp("4.3.5 queue folder unsafe", error);
 		die_temp("4.3.0 queue write failed", error);
+	}
+	if (serve) {
+		/* Returns in a child, with one message's pipes on 0, 1, 3. */
+		inject_serve(ctl);
+		report_fd = 3;
 	}
 
 	tmp_fd = new_tmp(tmp_name);

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from test_queue_lib import QueueEnv, envelope, message, read_entry, wait_for
+from test_queue_lib import (QueueEnv, _write, envelope, message, read_entry,
+                            wait_for)
 
 
 @pytest.fixture
@@ -372,3 +373,135 @@ def test_setuid_inject_takes_a_root_config_but_not_the_clock(
     (entry,) = env.entries("new")
     arrival = read_entry(env.queue / "new" / entry)["arrival"]
     assert before - 5 <= arrival <= time.time() + 5
+
+
+# --- inject -S: one server for a session's messages (INJECT.md) ----------
+
+class Server:
+    """inject -c CONF -S on one end of a SOCK_SEQPACKET socketpair."""
+
+    def __init__(self, qenv):
+        import socket
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX,
+                                              socket.SOCK_SEQPACKET)
+        actions = [(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0),
+                   (os.POSIX_SPAWN_OPEN, 2, str(qenv.errlog),
+                    os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)]
+        self.pid = os.posix_spawn(str(qenv.bin / "inject"),
+                                  ["inject", "-c", str(qenv.conf), "-S"],
+                                  qenv.child_env(0), file_actions=actions)
+        theirs.close()
+        self.sock.settimeout(10)
+        try:
+            self.greeting = self.sock.recv(16)
+        except OSError:
+            self.greeting = b""
+        self.sock.settimeout(None)
+
+    def send(self, msg, env, tag=b"M", nfds=3):
+        """One request; the report line (b"" when none came)."""
+        import socket
+        mr, mw = os.pipe()
+        er, ew = os.pipe()
+        rr, rw = os.pipe()
+        fds = [mr, er, rw][:nfds] + ([mr] * (nfds - 3) if nfds > 3 else [])
+        socket.send_fds(self.sock, [tag], fds)
+        for fd in (mr, er, rw):
+            os.close(fd)
+        try:
+            _write(mw, msg)
+            os.close(mw)
+            mw = -1
+            _write(ew, env)
+        except BrokenPipeError:
+            pass
+        finally:
+            if mw >= 0:
+                os.close(mw)
+            os.close(ew)
+        out = b""
+        with os.fdopen(rr, "rb") as f:
+            out = f.read()
+        return out.decode()
+
+    status = None
+
+    def alive(self):
+        if self.status is None:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.status = os.waitstatus_to_exitcode(st)
+        return self.status is None
+
+    def close(self, timeout=10):
+        """Close our end: the server must exit by itself; its status."""
+        self.sock.close()
+        end = time.time() + timeout
+        while self.alive() and time.time() < end:
+            time.sleep(0.02)
+        if self.alive():
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        return self.status
+
+
+def test_server_queues_each_message_of_a_session(qenv):
+    srv = Server(qenv)
+    assert srv.greeting == b"R"              # ready
+    qids = []
+    for i in range(5):
+        msg = message(f"<srv-{i}@test>")
+        report = srv.send(msg, envelope("a@example.test",
+                                        ["bob@example.test"]))
+        m = re.fullmatch(r"K ([0-9A-F]{24})\n", report)
+        assert m, report
+        qids.append(m.group(1))
+        assert read_entry(qenv.queue / "new" / m.group(1))["msg"] == msg
+        # Its log line names the child, not the server.
+        line = [l for l in qenv.log_text().splitlines()
+                if m.group(1) in l][0]
+        assert f"inject[{srv.pid}]" not in line
+    assert len(set(qids)) == 5
+    assert sorted(qenv.entries("new")) == sorted(qids)
+    assert srv.alive()
+    assert srv.close() == 0
+    assert qenv.entries("tmp") == []
+
+
+def test_server_keeps_refusals_and_bad_requests_to_one_message(qenv):
+    srv = Server(qenv)
+    # A malformed envelope: that message only is refused, as by inject.
+    report = srv.send(message("<bad@test>"), b"V1\0Fa@b\0\0")
+    assert report.startswith("D 5.5.2 ") and report.count("\n") == 1, \
+        report
+    # An envelope cut short (the writer died): temporary.
+    wire = envelope("a@example.test", ["bob@example.test"])
+    assert srv.send(message("<cut@test>"), wire[:-1]).startswith("Z 4.3.0 ")
+    # Requests that break the protocol get no report and change nothing.
+    assert srv.send(message("<tag@test>"), wire, tag=b"X") == ""
+    assert srv.send(message("<two@test>"), wire, nfds=2) == ""
+    assert qenv.entries("new") == []
+    # The server is still there, and takes the next message.
+    report = srv.send(message("<ok@test>"), wire)
+    assert report.startswith("K "), report
+    assert qenv.entries("new") == [report.split()[1]]
+    assert srv.close() == 0
+    assert qenv.entries("tmp") == []
+
+
+def test_server_with_a_bad_config_never_queues(qenv, tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("no_such_key = 1\n")
+    qenv.conf, good = bad, qenv.conf
+    try:
+        srv = Server(qenv)
+        # It dies at start, as a single inject would: no report, no entry,
+        # and not the ready octet, so smtpd runs single injects instead.
+        assert srv.greeting == b""
+        end = time.time() + 10
+        while srv.alive() and time.time() < end:
+            time.sleep(0.02)
+        assert not srv.alive() and srv.status == 111
+    finally:
+        qenv.conf = good
+    assert qenv.entries("new") == [] and qenv.entries("tmp") == []

@@ -48,6 +48,8 @@ FAKE_INJECT = r"""#!/bin/sh
 rec="@REC@"
 kind="@KIND@"
 [ "$1" = "-c" ] && [ -n "$2" ] || { echo "usage" >&2; exit 100; }
+# No server mode (-S): smtpd must then run one inject per message.
+[ -z "$3" ] || { echo "usage" >&2; exit 100; }
 d=$(mktemp -d "$rec/tmp.XXXXXX") || exit 111
 cat > "$d/message"
 cat 0<&1 > "$d/envelope"

@@ -4,7 +4,11 @@ The other smtpd tests replace inject with a recorder; this one checks the
 fixed interface end to end: the reply's queue id is the entry's, the
 entry holds our Received: field first and the envelope smtpd wrote.
 """
+import os
 import re
+import signal
+import time
+from pathlib import Path
 
 from test_queue_lib import read_entry
 from test_smtpd_fixture import DOMAIN, send_message, smtpd  # noqa: F401
@@ -67,3 +71,56 @@ def test_a_message_at_exactly_the_size_limit_is_queued(smtpd):
     code, lines = send_message(c, "a@b.example", [ALICE],
                                head + body + "z\r\n.\r\n")
     assert code == 552 and lines[0].startswith("5.3.4"), lines
+
+
+def _inject_servers(root):
+    """pids of inject servers (inject -S) running with root's config."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{d}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (len(argv) >= 4 and argv[0] == b"inject" and b"-S" in argv
+                and str(root).encode() in argv[2]):
+            out.append(int(d))
+    return out
+
+
+def test_one_inject_server_takes_every_message_of_a_session(smtpd):
+    """inject -S (INJECT.md): every message of a session is queued, each
+    with its own id; one server serves the session; if it dies, the next
+    message is still queued; it is gone once the session ends."""
+    srv = smtpd("smtp", inject="real")
+    c = srv.greeted()
+    qids = []
+
+    def one(i):
+        code, lines = send_message(
+            c, "a@b.example", [ALICE],
+            f"Subject: n{i}\r\nMessage-ID: <s-{i}@test>\r\n\r\nbody {i}\r\n"
+            ".\r\n")
+        assert code == 250, lines
+        qids.append(lines[0].rsplit(" ", 1)[1])
+
+    for i in range(3):
+        one(i)
+    servers = _inject_servers(srv.root)
+    assert len(servers) == 1, servers
+    os.kill(servers[0], signal.SIGKILL)
+    for i in range(3, 6):
+        one(i)
+    assert c.code("QUIT") == 221
+    srv.wait_sessions()
+    new = srv.root / "state" / "queue" / "new"
+    assert sorted(p.name for p in new.iterdir()) == sorted(qids)
+    assert len(set(qids)) == 6
+    for q in qids:
+        assert read_entry(new / q)["msg"].endswith(b"\n\nbody %d\n" %
+                                                   qids.index(q))
+    end = time.time() + 10
+    while _inject_servers(srv.root) and time.time() < end:
+        time.sleep(0.05)
+    assert _inject_servers(srv.root) == []

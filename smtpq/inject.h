@@ -1,0 +1,10 @@
+/*
+ * inject.h - what inject's files share (inject.c, inject-serve.c)
+ */
+#ifndef INJECT_H
+#define INJECT_H
+
+int inject_serve_begin(void);
+void inject_serve(int ctl);
+
+#endif
