@@ -6,6 +6,7 @@
  *	See fdio.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -29,6 +30,24 @@ fd_write_all(int fd, const void *p, size_t n)
 		}
 		c += r;
 		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* fd_hold_null - /dev/null on descriptor fd; 0 or -1 with errno */
+int
+fd_hold_null(int fd)
+{
+	int n = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (n < 0)
+		return -1;
+	if (n != fd) {
+		if (dup3(n, fd, O_CLOEXEC) < 0) {
+			(void)close(n);
+			return -1;
+		}
+		(void)close(n);
 	}
 	return 0;
 }

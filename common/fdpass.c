@@ -1,10 +1,11 @@
 /*
- * fdpass.c - send descriptors over a Unix socket, with a tag octet
+ * fdpass.c - send descriptors over a Unix socket, with a few octets
  * (fdpass.h)
  */
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,7 +18,8 @@ union fdpass_cmsg {
 
 /* fdpass_send - see fdpass.h; 0 or -1 with errno */
 int
-fdpass_send(int sock, char tag, const int *fds, size_t n)
+fdpass_send(int sock, const void *data, size_t len, const int *fds,
+    size_t n)
 {
 	union fdpass_cmsg cm;
 	struct msghdr mh;
@@ -25,14 +27,14 @@ fdpass_send(int sock, char tag, const int *fds, size_t n)
 	struct cmsghdr *c;
 	ssize_t r;
 
-	if (n > FDPASS_MAX) {
+	if (n > FDPASS_MAX || len == 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	memset(&mh, 0, sizeof(mh));
 	memset(&cm, 0, sizeof(cm));
-	iov.iov_base = &tag;
-	iov.iov_len = 1;
+	iov.iov_base = (void *)(uintptr_t)data;
+	iov.iov_len = len;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	if (n > 0) {
@@ -47,7 +49,11 @@ fdpass_send(int sock, char tag, const int *fds, size_t n)
 	do
 		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
-	return r == 1 ? 0 : -1;
+	if (r >= 0 && (size_t)r != len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return r < 0 ? -1 : 0;
 }
 
 /* close_all - close the descriptors a control message brought */
@@ -71,20 +77,21 @@ close_all(struct msghdr *mh)
 
 /* fdpass_recv - see fdpass.h; 1, 0 at end, or -1 with errno */
 int
-fdpass_recv(int sock, char *tag_r, int *fds, size_t max, size_t *n_r)
+fdpass_recv(int sock, void *buf, size_t size, size_t *len_r, int *fds,
+    size_t max, size_t *n_r)
 {
 	union fdpass_cmsg cm;
 	struct msghdr mh;
 	struct iovec iov;
 	struct cmsghdr *c;
-	char tag;
 	size_t k;
 	ssize_t r;
 
 	*n_r = 0;
+	*len_r = 0;
 	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &tag;
-	iov.iov_len = 1;
+	iov.iov_base = buf;
+	iov.iov_len = size;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.space;
@@ -107,6 +114,6 @@ fdpass_recv(int sock, char *tag_r, int *fds, size_t max, size_t *n_r)
 	if (k > 0)
 		memcpy(fds, CMSG_DATA(c), sizeof(int) * k);
 	*n_r = k;
-	*tag_r = tag;
+	*len_r = (size_t)r;
 	return 1;
 }

@@ -5,6 +5,7 @@
  * SYNOPSIS
  *	deliver -c FILE [-f SENDER] [-q QID] [--] RCPT
  *	deliver -c FILE [-f SENDER] [-q QID] [--] RCPT1 RCPT2 ...
+ *	deliver -c FILE -S
  *
  * DESCRIPTION
  *	Reads one message on standard input (as queued: LF line endings,
@@ -356,9 +357,10 @@ become_mail_owner(void)
 		die_temp("4.3.0 could not give up root");
 }
 
-/* setup - config, log, tables, mail folder, privileges */
+/* setup - config, log, tables, mail folder, privileges (a server started
+   as root keeps them: each child gives them up once it has the tables) */
 static void
-setup(const char *path)
+setup(const char *path, int serving)
 {
 	struct buf err = BUF_INIT(1024);
 	const char *why;
@@ -379,7 +381,7 @@ setup(const char *path)
 		die_temp("4.3.0 cannot open the mail folder");
 	if ((ctx.db = userdb_open(&ctx.cfg, &why)) == NULL)
 		die_temp("4.3.0 %s", why);
-	if (geteuid() == 0)
+	if (geteuid() == 0 && !serving)
 		become_mail_owner();
 }
 
@@ -909,6 +911,37 @@ deliver_many(char *const *rcpts, size_t n)
 	exit(0);
 }
 
+/*
+ * serve - "deliver -S": wait for smtpq's requests (deliver-serve.c); in
+ * each child, the request's sender, qid and recipients, with the tables
+ * looked at again (a table compiled since the server started counts)
+ */
+static char **
+serve(int ctl, const char **sender_r, const char **qid_r, size_t *n_r)
+{
+	char **w;
+	size_t n;
+
+	(void)alarm(0);		/* the server has no time limit */
+	w = deliver_serve(ctl, &n);
+	(void)alarm(DELIVER_TIMEOUT);
+	*sender_r = w[0];
+	*qid_r = w[1];
+	*n_r = n - 2;
+	if (n - 2 > DELIVER_RCPTS_MAX)
+		die_usage();
+	if (userdb_refresh(ctx.db) < 0) {
+		if (n - 2 > 1) {
+			many_v = w + 2;
+			many_n = n - 2;
+		}
+		die_temp("4.3.0 cannot open the table");
+	}
+	if (geteuid() == 0)
+		become_mail_owner();
+	return w + 2;
+}
+
 /* main - deliver the message on stdin to RCPT ...; result lines, exit */
 int
 main(int argc, char **argv)
@@ -917,7 +950,9 @@ main(int argc, char **argv)
 	struct result res;
 	struct addr a;
 	const char *why = NULL;
-	int ch;
+	char **rcpts;
+	size_t nrcpt;
+	int ch, ctl = -1;
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)signal(SIGALRM, on_alarm);
@@ -925,7 +960,7 @@ main(int argc, char **argv)
 	alloc_set_oom_handler(on_oom);
 	ctx.msg_fd = ctx.mail_dir_fd = -1;
 	ctx.qid = "-";
-	while ((ch = getopt(argc, argv, "c:f:q:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:q:S")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -936,30 +971,38 @@ main(int argc, char **argv)
 		case 'q':
 			qid = optarg;
 			break;
+		case 'S':
+			if (ctl < 0)
+				ctl = deliver_serve_begin();
+			break;
 		default:
 			die_usage();
 		}
 	}
-	if (path == NULL || optind >= argc ||
-	    argc - optind > DELIVER_RCPTS_MAX)
+	rcpts = argv + optind;
+	nrcpt = (size_t)(argc - optind);
+	if (path == NULL || (ctl < 0 && (nrcpt == 0 ||
+	    nrcpt > DELIVER_RCPTS_MAX)) || (ctl >= 0 && nrcpt > 0))
 		die_usage();
-	if (strnlen(qid, QID_MAX + 1) > QID_MAX || qid[0] == '\0')
-		qid = "-";
-	ctx.qid = qid;
-	if (argc - optind > 1) {
+	if (ctl < 0 && nrcpt > 1) {
 		/* Failures before the first child give every recipient
 		   that result, in the several-recipients format. */
-		many_v = argv + optind;
-		many_n = (size_t)(argc - optind);
+		many_v = rcpts;
+		many_n = nrcpt;
 	}
 	/* Set-uid (the mail user): only a config the caller cannot write. */
 	if (privdrop_setuid(path, &why) < 0)
 		die_temp("4.3.0 refusing the config: %s", why);
-	setup(path);
+	setup(path, ctl >= 0);
+	if (ctl >= 0)
+		rcpts = serve(ctl, &sender, &qid, &nrcpt);
+	if (strnlen(qid, QID_MAX + 1) > QID_MAX || qid[0] == '\0')
+		qid = "-";
+	ctx.qid = qid;
 	ctx.sender = parse_sender(sender);
-	if (many_n > 0)
-		deliver_many(argv + optind, (size_t)(argc - optind));
-	if (parse_rcpt(argv[optind], &a, &res) < 0)
+	if (nrcpt > 1)
+		deliver_many(rcpts, nrcpt);
+	if (parse_rcpt(rcpts[0], &a, &res) < 0)
 		finish(&res);
 	load_message();
 	log_received();

@@ -68,6 +68,9 @@ struct hdrscan {
 	size_t n_dt;
 };
 
+int deliver_serve_begin(void);
+char **deliver_serve(int ctl, size_t *n_r);
+
 void hdrscan_init(struct hdrscan *h);
 void hdrscan_feed(struct hdrscan *h, const char *p, size_t n);
 void hdrscan_finish(struct hdrscan *h);

@@ -191,13 +191,14 @@ ready(int timeout_ms)
 {
 	struct pollfd pfd;
 	char tag = 0;
-	size_t n;
+	size_t n, len;
 	int fd;
 
 	pfd.fd = server_fd;
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, timeout_ms) <= 0 ||
-	    fdpass_recv(server_fd, &tag, &fd, 1, &n) != 1 || tag != 'R') {
+	    fdpass_recv(server_fd, &tag, 1, &len, &fd, 1, &n) != 1 ||
+	    tag != 'R') {
 		return -1;
 	}
 	if (n > 0)
@@ -264,7 +265,7 @@ via_server(struct inject *inj, const char *prog, const char *config,
 		fds[0] = msg[0];
 		fds[1] = env[0];
 		fds[2] = rep[1];
-		if (fdpass_send(server_fd, 'M', fds, 3) == 0) {
+		if (fdpass_send(server_fd, "M", 1, fds, 3) == 0) {
 			(void)close(msg[0]);
 			(void)close(env[0]);
 			(void)close(rep[1]);

@@ -46,20 +46,9 @@
 #include <unistd.h>
 
 #include "fail.h"
+#include "fdio.h"
 #include "fdpass.h"
 #include "inject.h"
-
-/* take_low - keep fd on /dev/null so received descriptors land above 3 */
-static void
-take_low(int fd)
-{
-	int n = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (n < 0 || (n != fd && dup2(n, fd) < 0))
-		_exit(FAIL_EXIT_TEMP);
-	if (n != fd)
-		(void)close(n);
-}
 
 /* place - descriptor from (above 3) onto to; 0 or -1 */
 static int
@@ -79,9 +68,9 @@ inject_serve_begin(void)
 
 	if ((ctl = fcntl(0, F_DUPFD_CLOEXEC, 10)) < 0)
 		_exit(FAIL_EXIT_TEMP);
-	take_low(0);
-	take_low(1);
-	take_low(3);
+	if (fd_hold_null(0) < 0 || fd_hold_null(1) < 0 ||
+	    fd_hold_null(3) < 0)
+		_exit(FAIL_EXIT_TEMP);
 	return ctl;
 }
 
@@ -90,16 +79,16 @@ void
 inject_serve(int ctl)
 {
 	int fds[FDPASS_MAX];
-	size_t n, i;
+	size_t n, i, len;
 	char tag;
 	pid_t pid;
 
 	(void)signal(SIGCHLD, SIG_IGN);
 	/* Ready: the writer falls back to single injects until it has this. */
-	if (fdpass_send(ctl, 'R', NULL, 0) < 0)
+	if (fdpass_send(ctl, "R", 1, NULL, 0) < 0)
 		_exit(FAIL_EXIT_TEMP);
 	for (;;) {
-		int r = fdpass_recv(ctl, &tag, fds, FDPASS_MAX, &n);
+		int r = fdpass_recv(ctl, &tag, 1, &len, fds, FDPASS_MAX, &n);
 
 		if (r == 0)
 			_exit(FAIL_EXIT_OK);

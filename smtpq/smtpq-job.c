@@ -51,7 +51,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +68,6 @@
 #include "queue.h"
 #include "smtpq.h"
 
-extern char **smtpq_child_env;
 
 /* set_nonblock - O_NONBLOCK on fd */
 static void
@@ -261,12 +259,10 @@ job_start(struct req *r)
 	struct dest *d = r->d;
 	const char *prog = d->local ? "deliver" : "remote";
 	struct buf path = BUF_INIT(4096);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t sigs;
 	char **argv;
 	size_t i;
 	int msgfd = -1, envfd = -1, outp[2] = { -1, -1 }, rc, argc = 0;
+	int fds[SMTPQ_SPAWN_FDS];
 	pid_t pid;
 	struct job *j;
 
@@ -292,6 +288,18 @@ job_start(struct req *r)
 		buf_free(&path);
 		return -1;
 	}
+	j = alloc_calloc(1, sizeof(*j));
+	j->e = e;
+	j->d = d;
+	j->rcpts = r->rcpts;
+	j->n = r->n;
+	if (d->local && dserver_submit(j, buf_cstr(&path), msgfd,
+	    outp[1]) == 0) {
+		(void)close(msgfd);
+		(void)close(outp[1]);
+		buf_free(&path);
+		goto started;
+	}
 	/* 7 for program and options, "--", the recipients, NULL */
 	argv = alloc_reallocarray(NULL, 9 + r->n, sizeof(*argv));
 	argv[argc++] = (char *)(uintptr_t)buf_cstr(&path);
@@ -310,33 +318,18 @@ job_start(struct req *r)
 	}
 	argv[argc] = NULL;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	if (envfd >= 0)
-		posix_spawn_file_actions_adddup2(&fa, envfd, 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&sigs);
-	posix_spawnattr_setsigmask(&attr, &sigs);
-	sigaddset(&sigs, SIGPIPE);
-	sigaddset(&sigs, SIGCHLD);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGINT);
-	posix_spawnattr_setsigdefault(&attr, &sigs);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&pid, buf_cstr(&path), &fa, &attr, argv,
-	    smtpq_child_env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	fds[0] = msgfd;
+	fds[1] = outp[1];
+	fds[2] = -1;
+	fds[3] = envfd;
+	rc = smtpq_spawn(buf_cstr(&path), argv, fds, 1, &pid);
 	free(argv);
 	(void)close(msgfd);
 	(void)close(outp[1]);
 	if (envfd >= 0)
 		(void)close(envfd);
 	if (rc != 0) {
+		free(j);
 		(void)close(outp[0]);
 		if (rc == ENOENT && !d->local)
 			fail_request(r,
@@ -353,13 +346,9 @@ job_start(struct req *r)
 		return -1;
 	}
 	buf_free(&path);
-	set_nonblock(outp[0]);
-	j = alloc_calloc(1, sizeof(*j));
 	j->pid = pid;
-	j->e = e;
-	j->d = d;
-	j->rcpts = r->rcpts;
-	j->n = r->n;
+started:
+	set_nonblock(outp[0]);
 	j->out_fd = outp[0];
 	buf_init(&j->out, (SMTPQ_LINE_MAX + 2) * r->n);
 	j->deadline_ms = clock_mono_ms() + 1000 * (int64_t)(d->local ?
@@ -541,18 +530,30 @@ results_lines(struct job *j, int status)
 	buf_free(&line);
 }
 
-/* job_reaped - child pid ended with status: record, end the job */
+/* job_reaped - our child pid ended with status: record, end its job */
 void
 job_reaped(pid_t pid, int status)
 {
-	struct job **pp, *j;
+	struct job *j;
 
-	for (pp = &g.jobs; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->pid == pid)
-			break;
-	j = *pp;
-	if (j == NULL)
-		return;	/* an inject for a notice, or unknown */
+	for (j = g.jobs; j != NULL; j = j->next)
+		if (!j->served && j->pid == pid) {
+			job_ended(j, status);
+			return;
+		}
+	/* an inject for a notice, the deliver server, or unknown */
+}
+
+/* job_ended - j's process ended with status: record, end the job */
+void
+job_ended(struct job *j, int status)
+{
+	struct job **pp;
+
+	for (pp = &g.jobs; *pp != NULL && *pp != j; pp = &(*pp)->next)
+		;
+	if (*pp == NULL)
+		return;
 	*pp = j->next;
 	job_read(j);
 	if (j->out_fd >= 0)
@@ -575,9 +576,15 @@ void
 job_timeouts(int64_t now_ms)
 {
 	struct job *j;
+	int hung = 0;
 
 	for (j = g.jobs; j != NULL; j = j->next)
-		if (!j->timed_out && now_ms >= j->deadline_ms) {
+		if (j->served && j->pid == 0 && now_ms >= j->deadline_ms)
+			hung = 1;
+	if (hung)
+		dserver_hung();		/* ends its jobs: the list changes */
+	for (j = g.jobs; j != NULL; j = j->next)
+		if (!j->timed_out && now_ms >= j->deadline_ms && j->pid > 0) {
 			j->timed_out = 1;
 			(void)kill(-j->pid, SIGKILL);
 			(void)kill(j->pid, SIGKILL);
@@ -591,6 +598,8 @@ job_kill_all(void)
 	struct job *j;
 
 	for (j = g.jobs; j != NULL; j = j->next) {
+		if (j->pid <= 0)
+			continue;	/* the deliver server's, not started */
 		(void)kill(-j->pid, SIGKILL);
 		(void)kill(j->pid, SIGKILL);
 	}

@@ -44,7 +44,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +67,6 @@
 #define NOTICE_HEAD_MAX		(256 * 1024)	/* header returned, at most */
 #define DOUBLE_PREFIX		"mailstack.double."
 
-extern char **smtpq_child_env;
 
 /* run_inject - queue msg for env through inject; 0 and qid_r when "K" */
 static int
@@ -76,12 +74,9 @@ run_inject(const struct buf *msg, const struct envelope *env,
     char qid_r[QUEUE_ID_LEN + 1])
 {
 	struct buf path = BUF_INIT(4096), wire = BUF_INIT(ENVELOPE_WIRE_MAX);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t sigs;
 	char *argv[4], rep[128];
 	int m[2] = { -1, -1 }, en[2] = { -1, -1 }, rp[2] = { -1, -1 };
-	int rc, status = 0, ok = -1;
+	int rc, status = 0, ok = -1, fds[SMTPQ_SPAWN_FDS];
 	size_t got = 0;
 	pid_t pid;
 
@@ -96,24 +91,11 @@ run_inject(const struct buf *msg, const struct envelope *env,
 	argv[1] = (char *)(uintptr_t)"-c";
 	argv[2] = g.cfg.path;
 	argv[3] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, m[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, en[0], 1);
-	posix_spawn_file_actions_adddup2(&fa, rp[1], 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&sigs);
-	posix_spawnattr_setsigmask(&attr, &sigs);
-	sigaddset(&sigs, SIGPIPE);
-	sigaddset(&sigs, SIGCHLD);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	posix_spawnattr_setsigdefault(&attr, &sigs);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&pid, buf_cstr(&path), &fa, &attr, argv,
-	    smtpq_child_env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	fds[0] = m[0];
+	fds[1] = en[0];
+	fds[2] = -1;
+	fds[3] = rp[1];
+	rc = smtpq_spawn(buf_cstr(&path), argv, fds, 0, &pid);
 	(void)close(m[0]);
 	(void)close(en[0]);
 	(void)close(rp[1]);

@@ -408,6 +408,10 @@ stop(void)
 
 		p[n].fd = sig_fd;
 		p[n++].events = POLLIN;
+		if (dserver_fd() >= 0) {
+			p[n].fd = dserver_fd();
+			p[n++].events = POLLIN;
+		}
 		for (j = g.jobs; j != NULL && n < 64; j = j->next)
 			if (j->out_fd >= 0) {
 				p[n].fd = j->out_fd;
@@ -418,6 +422,7 @@ stop(void)
 		for (j = g.jobs; j != NULL; j = j->next)
 			job_read(j);
 		reap();
+		dserver_read();
 	}
 	if (g.jobs != NULL) {
 		struct job *j;
@@ -425,9 +430,11 @@ stop(void)
 		log_event(LOG_NOTICE, "status=abandoning jobs=%u", g.running);
 		job_kill_all();
 		for (j = g.jobs; j != NULL; j = j->next)
-			while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			while (!j->served &&
+			    waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
 				;
 	}
+	dserver_stop();
 	log_event(LOG_INFO, "status=stopped");
 	exit(0);
 }
@@ -466,6 +473,7 @@ reload(void)
 	config_free(&g.cfg);
 	g.cfg = fresh;
 	qconf_from_config(&g.cfg, &g.qc);
+	dserver_reload();
 	if (new_log) {
 		log_close();
 		if (log_open("smtpq", g.cfg.log, &error) < 0)
@@ -540,7 +548,7 @@ loop(void)
 			wait_ms = 0;
 		timeout = wait_ms > 60000 ? 60000 : (int)wait_ms;
 
-		if (poll_cap < g.running + 2) {
+		if (poll_cap < g.running + 3) {
 			poll_cap = g.running + 64;
 			poll_fds = alloc_reallocarray(poll_fds, poll_cap,
 			    sizeof(*poll_fds));
@@ -550,6 +558,11 @@ loop(void)
 		p[n++].events = POLLIN;
 		p[n].fd = g.trigger_fd;
 		p[n++].events = POLLIN;
+		if (dserver_fd() >= 0) {
+			p[n].fd = dserver_fd();
+			p[n].events = POLLIN;
+			p[n++].revents = 0;
+		}
 		for (j = g.jobs; j != NULL && n < poll_cap; j = j->next)
 			if (j->out_fd >= 0) {
 				p[n].fd = j->out_fd;
@@ -561,6 +574,7 @@ loop(void)
 		for (j = g.jobs; j != NULL; j = j->next)
 			if (j->out_fd >= 0)
 				job_read(j);
+		dserver_read();
 	}
 }
 

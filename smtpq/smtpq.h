@@ -68,6 +68,7 @@ struct job {
 	struct buf out;
 	int64_t deadline_ms;		/* monotonic */
 	int timed_out;
+	int served;			/* run by the deliver server */
 	struct job *next;
 };
 
@@ -123,11 +124,25 @@ void sched_sync_if_needed(struct entry *e);
 /* smtpq-job.c */
 int job_start(struct req *r);
 void job_reaped(pid_t pid, int status);
+void job_ended(struct job *j, int status);
 void job_read(struct job *j);
 void job_timeouts(int64_t now_ms);
 void job_kill_all(void);
 void job_result_temp(struct entry *e, size_t i, const char *text,
     const char *relay, int step);
+
+/* smtpq-spawn.c */
+#define SMTPQ_SPAWN_FDS	4	/* descriptors 0..3 may be given */
+int smtpq_spawn(const char *prog, char *const argv[],
+    const int fds[SMTPQ_SPAWN_FDS], int own_group, pid_t *pid_r);
+
+/* smtpq-dserver.c */
+int dserver_submit(struct job *j, const char *prog, int msgfd, int outfd);
+int dserver_fd(void);
+void dserver_read(void);
+void dserver_reload(void);
+void dserver_hung(void);
+void dserver_stop(void);
 
 /* smtpq-notice.c */
 void notice_send_all(struct entry *e);

@@ -26,6 +26,21 @@ TlsCert = namedtuple("TlsCert", "cert key")
 SANITIZER_REPORT = re.compile(r"ERROR: \w+Sanitizer|runtime error:")
 
 
+def processes(match):
+    """pids of running processes whose argument list (bytes) match()."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{d}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if match(argv):
+            out.append(int(d))
+    return out
+
+
 def require_binary(path):
     """Fail (not skip: a missing build is a broken build) unless path runs."""
     path = Path(path)

@@ -76,6 +76,8 @@ def store(rcpt, data):
 
 FAKE_DELIVER = "#!/usr/bin/python3\n" + FAKE_COMMON + r'''
 args = sys.argv[1:]
+if "-S" in args:
+    sys.exit(64)    # no server mode: smtpq runs one per entry instead
 opts = {}
 rcpt = None
 rcpts = []

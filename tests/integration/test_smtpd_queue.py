@@ -8,8 +8,8 @@ import os
 import re
 import signal
 import time
-from pathlib import Path
 
+from conftest import processes
 from test_queue_lib import read_entry
 from test_smtpd_fixture import DOMAIN, send_message, smtpd  # noqa: F401
 
@@ -75,18 +75,8 @@ def test_a_message_at_exactly_the_size_limit_is_queued(smtpd):
 
 def _inject_servers(root):
     """pids of inject servers (inject -S) running with root's config."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{d}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if (len(argv) >= 4 and argv[0] == b"inject" and b"-S" in argv
-                and str(root).encode() in argv[2]):
-            out.append(int(d))
-    return out
+    return processes(lambda a: len(a) >= 4 and a[0] == b"inject" and
+                     b"-S" in a and str(root).encode() in a[2])
 
 
 def test_one_inject_server_takes_every_message_of_a_session(smtpd):
