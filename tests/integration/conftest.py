@@ -41,6 +41,17 @@ def processes(match):
     return out
 
 
+def without_children(pids):
+    """pids, less those whose parent is among them (a server's forks)."""
+    def ppid(p):
+        try:
+            st = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            return None
+        return int(st[st.rindex(")") + 2:].split()[1])
+    return [p for p in pids if ppid(p) not in pids]
+
+
 def require_binary(path):
     """Fail (not skip: a missing build is a broken build) unless path runs."""
     path = Path(path)

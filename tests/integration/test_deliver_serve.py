@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import processes, require_binary
+from conftest import processes, require_binary, without_children
 from test_deliver import DeliverEnv, expected
 from test_deliver_many import maildir_files, qenv  # noqa: F401
 from test_queue_lib import envelope, message, wait_for
@@ -160,9 +160,11 @@ def test_a_bad_config_never_says_ready(denv, tmp_path):
 # --- through smtpq -----------------------------------------------------------
 
 def deliver_servers(root):
-    """pids of deliver servers (deliver ... -S) with root's config."""
-    return processes(lambda a: a[0].endswith(b"/deliver") and b"-S" in a
-                     and str(root).encode() in b" ".join(a))
+    """pids of deliver servers (deliver ... -S) with root's config (not
+    their children, which carry the same arguments until they end)."""
+    return without_children(processes(
+        lambda a: a[0].endswith(b"/deliver") and b"-S" in a and
+        str(root).encode() in b" ".join(a)))
 
 
 def send(qenv, n, tag):

@@ -9,7 +9,7 @@ import re
 import signal
 import time
 
-from conftest import processes
+from conftest import processes, without_children
 from test_queue_lib import read_entry
 from test_smtpd_fixture import DOMAIN, send_message, smtpd  # noqa: F401
 
@@ -74,9 +74,11 @@ def test_a_message_at_exactly_the_size_limit_is_queued(smtpd):
 
 
 def _inject_servers(root):
-    """pids of inject servers (inject -S) running with root's config."""
-    return processes(lambda a: len(a) >= 4 and a[0] == b"inject" and
-                     b"-S" in a and str(root).encode() in a[2])
+    """pids of inject servers (inject -S) running with root's config
+    (not their children, which carry the same arguments until they end)."""
+    return without_children(processes(
+        lambda a: len(a) >= 4 and a[0] == b"inject" and b"-S" in a and
+        str(root).encode() in a[2]))
 
 
 def test_one_inject_server_takes_every_message_of_a_session(smtpd):
