@@ -12,7 +12,9 @@
  *	A message's text is read (as CRLF text) only when an attribute
  *	needs it, and parsed with mime.h only when an attribute needs its
  *	structure (not for BODY[], BINARY[] or RFC822 alone). A literal of
- *	4 kB or more goes to the client without a copy into the reply. BODY[...] without .PEEK, RFC822 and RFC822.TEXT set
+ *	4 kB or more goes to the client without a copy into the reply.
+ *	ENVELOPE also keeps Subject and From in the folder's SEARCH cache
+ *	(imapd-cache.c). BODY[...] without .PEEK, RFC822 and RFC822.TEXT set
  *	\Seen (not in an EXAMINEd mailbox) and report the new FLAGS. A part
  *	that does not exist is the empty string. Messages whose files went
  *	away since the last report are skipped.
@@ -233,6 +235,8 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 	const char *error, *cte_error = NULL;
 	size_t i, k;
 	int need_text = 0, need_mime = 0, need_binary = 0, failed = 0;
+	int fill = 0;
+	struct fcache fc[FCACHE_FILL];
 	int want_uid = uid;
 
 	if (c->nargs < 2) {
@@ -249,6 +253,8 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 			want_uid = 1;
 			break;
 		case IMAP_F_ENVELOPE:
+			fill = 1;
+			/* FALLTHROUGH */
 		case IMAP_F_BODYSTRUCTURE:
 		case IMAP_F_BODY:
 		case IMAP_F_SECTION:
@@ -275,6 +281,8 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 		imap_fetch_free(&f);
 		return;
 	}
+	if (fill)
+		fcache_fill_open(fc, &d->box);
 	if (need_binary) {
 		dec = alloc_calloc(f.n, sizeof(*dec));
 		for (k = 0; k < f.n; k++)
@@ -304,6 +312,9 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 			mm.len = text.len;
 			if (need_mime)
 				(void)mime_parse(mm.text, mm.len, &mm);
+			if (fill && mm.n > 0)
+				fcache_fill(fc, m->uid, mm.text,
+				    mm.v[0].hdr_len);
 		}
 		/*
 		 * Every BINARY section must decode before anything changes;
@@ -460,6 +471,8 @@ imapd_cmd_fetch(struct imapd *d, int uid)
 		mime_free(&mm);
 	}
 	imap_seqset_free(&set);
+	if (fill)
+		fcache_fill_close(fc, &d->box);
 	for (k = 0; dec != NULL && k < f.n; k++)
 		buf_free(&dec[k]);
 	free(dec);

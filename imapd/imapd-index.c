@@ -15,6 +15,8 @@
  *	int index_status(int fd, ...);
  *	int index_append_uid(struct imapd_box *b, const char *file,
  *	    uint32_t *uid_r, const char **error_r);
+ *	int index_write_file(struct imapd_box *b, const char *name,
+ *	    const struct buf *data);
  *
  * DESCRIPTION
  *	Each folder (the Maildir itself for INBOX, ".Name" for the others)
@@ -119,6 +121,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -658,13 +661,23 @@ put_rec(struct buf *out, uint32_t uid, uint64_t vsize, int64_t idate,
 	return 0;
 }
 
-/* write_file - replace the index with data (temporary file, rename) */
-static int
-write_file(struct imapd_box *b, const struct buf *data)
+/*
+ * index_write_file - replace the folder's file name with data, through
+ * "name.tmp" and rename(2) (folder lock held); 0 or -1 with errno
+ */
+int
+index_write_file(struct imapd_box *b, const char *name,
+    const struct buf *data)
 {
-	static const char tmp[] = IMAPD_INDEX_FILE ".tmp";
+	char tmp[64];
 	size_t off = 0;
 	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 
 	(void)unlinkat(b->fd, tmp, 0);
 	fd = openat(b->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -683,8 +696,7 @@ write_file(struct imapd_box *b, const struct buf *data)
 		}
 		off += (size_t)w;
 	}
-	if (close(fd) < 0 || renameat(b->fd, tmp, b->fd,
-	    IMAPD_INDEX_FILE) < 0) {
+	if (close(fd) < 0 || renameat(b->fd, tmp, b->fd, name) < 0) {
 		(void)unlinkat(b->fd, tmp, 0);
 		return -1;
 	}
@@ -1255,7 +1267,7 @@ sync_locked(struct imapd_box *b, int claim_recent, int full,
 			errno = E2BIG;
 			goto out;
 		}
-		if (write_file(b, &file) < 0) {
+		if (index_write_file(b, IMAPD_INDEX_FILE, &file) < 0) {
 			buf_free(&file);
 			*error_r = "cannot write the index";
 			goto out;

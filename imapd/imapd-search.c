@@ -11,7 +11,9 @@
  *	the decoded text, in UTF-8: ASCII letters and the Latin-1 letters
  *	(U+00C0-U+00DE) fold to lower case. HEADER, FROM, TO, CC, BCC and
  *	SUBJECT look at the unfolded value of the first field of that name
- *	with its RFC 2047 encoded words decoded (decode_words()). BODY
+ *	with its RFC 2047 encoded words decoded (decode_words()), kept per
+ *	folder and field once read (imapd-cache.c), so that the next SEARCH
+ *	on that field reads no message it has seen. BODY
  *	looks at the bodies of the text parts (text/..., or no
  *	Content-Type), each decoded from its Content-Transfer-Encoding and
  *	converted from its charset (UTF-8, US-ASCII, ISO-8859-1; a part in
@@ -58,6 +60,8 @@
 #include "mime.h"
 #include "str.h"
 
+#define SEARCH_CACHES	4	/* header fields with a cache, a SEARCH */
+
 struct sctx {
 	struct imapd *d;
 	struct imap_search *s;
@@ -74,9 +78,12 @@ struct sctx {
 	struct buf fbody;	/* BODY's decoded text, folded */
 	struct buf fhdr;	/* TEXT's decoded header, folded */
 	int body_done, hdr_done;
+	struct fcache cache[SEARCH_CACHES];	/* per header field */
+	size_t ncache;
+	int *cache_of;		/* per node: its cache, or -1 */
 };
 
-#define SEARCH_TEXT_MAX	((size_t)256 * 1024 * 1024)	/* decoded text */
+#define SEARCH_TEXT_MAX	IMAPD_FOLD_MAX	/* decoded text */
 
 /*
  * load - the message's text and top-level parts, once; only its header
@@ -134,82 +141,82 @@ reads_file(const struct imap_search *s, int k, int *body_r)
 	}
 }
 
-/*
- * fold - append s folded for matching: ASCII A-Z and the UTF-8 Latin-1
- * capitals U+00C0-U+00DE (but U+00D7) to lower case
- */
+/* contains_mem - the folded needle in the folded hay[0..n-1] */
 static int
-fold(struct buf *out, const char *s, size_t n)
+contains_mem(const char *hay, size_t n, const struct buf *needle)
 {
-	size_t i;
-
-	if (buf_reserve(out, n) < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c + 32);
-		else if (c == 0xc3 && i + 1 < n &&
-		    (unsigned char)s[i + 1] >= 0x80 &&
-		    (unsigned char)s[i + 1] <= 0x9e &&
-		    (unsigned char)s[i + 1] != 0x97) {
-			out->data[out->len++] = (char)c;
-			c = (unsigned char)(s[++i] + 0x20);
-		}
-		out->data[out->len++] = (char)c;
-	}
-	return 0;
+	if (needle->len == 0)
+		return 1;
+	if (hay == NULL || needle->len > n)
+		return 0;
+	return memmem(hay, n, needle->data, needle->len) != NULL;
 }
 
 /* contains - the folded needle in the folded hay */
 static int
 contains(const struct buf *hay, const struct buf *needle)
 {
-	if (needle->len == 0)
-		return 1;
-	if (hay->data == NULL || needle->len > hay->len)
-		return 0;
-	return memmem(hay->data, hay->len, needle->data, needle->len) != NULL;
+	return contains_mem(hay->data, hay->len, needle);
 }
 
-/* fold_words - a header block or value, encoded words decoded, folded */
-static void
-fold_words(const char *s, size_t n, struct buf *out)
-{
-	struct buf dec = BUF_INIT(SEARCH_TEXT_MAX);
-
-	if (decode_words(s, n, &dec) < 0) {
-		buf_reset(&dec);
-		(void)buf_append(&dec, s, n);
-	}
-	(void)fold(out, dec.data != NULL ? dec.data : "", dec.len);
-	buf_free(&dec);
-}
-
-/* header_match - the named field, decoded, contains the folded needle */
+/*
+ * header_match - node k's field, decoded, contains its folded needle; the
+ * value from the folder's cache when kept there, else read and kept
+ */
 static int
-header_match(struct sctx *x, const char *name, size_t nlen,
-    const struct buf *needle)
+header_match(struct sctx *x, int k)
 {
-	char field[IMAP_FIELD_MAX + 1];
+	const struct imap_search_node *n = &x->s->v[k];
+	struct fcache *c = x->cache_of[k] >= 0 ? &x->cache[x->cache_of[k]] :
+	    NULL;
 	struct buf u = BUF_INIT(2 * MIME_FIELD_MAX + 16);
 	const char *v;
 	size_t vl;
 	int r;
 
-	if (load(x) < 0 || nlen > IMAP_FIELD_MAX)
+	if (c != NULL && fcache_get(c, x->m->uid, &v, &vl) == 1)
+		return v != NULL && contains_mem(v, vl, &x->needles[k]);
+	if (load(x) < 0)
 		return 0;
-	memcpy(field, name, nlen);
-	field[nlen] = '\0';
-	if (mime_header_find(x->hdr, x->hdr_len, field, &v, &vl) < 0)
-		return 0;
-	if (vl > MIME_FIELD_MAX)
-		vl = MIME_FIELD_MAX;
-	fold_words(v, vl, &u);
-	r = contains(&u, needle);
+	r = fcache_value(x->hdr, x->hdr_len, n->hdr, n->hdr_len, &u);
+	if (c != NULL && r >= 0)
+		fcache_put(c, x->m->uid, r, u.data != NULL ? u.data : "",
+		    u.len);
+	r = r > 0 && contains(&u, &x->needles[k]);
 	buf_free(&u);
 	return r;
+}
+
+/* open_caches - a cache for each header field the search names */
+static void
+open_caches(struct sctx *x)
+{
+	const struct imap_search_node *n;
+	size_t i, j;
+
+	for (i = 0; i < x->s->n; i++) {
+		x->cache_of[i] = -1;
+		n = &x->s->v[i];
+		if (n->key != IMAP_K_HEADER)
+			continue;
+		for (j = 0; j < x->ncache; j++)
+			if (strlen(x->cache[j].name) == FCACHE_PREFIX_LEN +
+			    n->hdr_len && str_eq_nocase_n(x->cache[j].name +
+			    FCACHE_PREFIX_LEN, n->hdr, n->hdr_len))
+				break;
+		if (j == x->ncache) {
+			if (x->ncache == SEARCH_CACHES)
+				continue;
+			fcache_open(&x->cache[j], &x->d->box, n->hdr,
+			    n->hdr_len);
+			if (x->cache[j].name[0] == '\0') {
+				fcache_close(&x->cache[j], &x->d->box);
+				continue;
+			}
+			x->ncache++;
+		}
+		x->cache_of[i] = (int)j;
+	}
 }
 
 /* is_text - a leaf part BODY searches: text/..., or no Content-Type */
@@ -249,7 +256,7 @@ part_text(struct sctx *x, int part, struct buf *out)
 			(void)buf_append(&u, dec.data != NULL ? dec.data : "",
 			    dec.len);
 		}
-		(void)fold(out, u.data != NULL ? u.data : "", u.len);
+		(void)imapd_fold(out, u.data != NULL ? u.data : "", u.len);
 		(void)buf_append_char(out, '\n');
 		buf_free(&u);
 	}
@@ -267,7 +274,7 @@ walk_body(struct sctx *x, int part, int depth)
 		return;
 	if (mime_is_message(&x->mm, part)) {
 		c = pt->child;
-		fold_words(x->mm.text + x->mm.v[c].hdr_off,
+		imapd_fold_words(x->mm.text + x->mm.v[c].hdr_off,
 		    x->mm.v[c].hdr_len, &x->fbody);
 		walk_body(x, c, depth + 1);
 		return;
@@ -297,7 +304,7 @@ static const struct buf *
 header_text(struct sctx *x)
 {
 	if (!x->hdr_done && load(x) > 0) {
-		fold_words(x->mm.text, x->mm.v[0].hdr_len, &x->fhdr);
+		imapd_fold_words(x->mm.text, x->mm.v[0].hdr_len, &x->fhdr);
 		x->hdr_done = 1;
 	}
 	return &x->fhdr;
@@ -412,7 +419,7 @@ eval(struct sctx *x, int k)
 	case IMAP_K_SMALLER:
 		return m->vsize < n->num;
 	case IMAP_K_HEADER:
-		return header_match(x, n->hdr, n->hdr_len, needle);
+		return header_match(x, k);
 	case IMAP_K_BODY:
 		if (load(x) < 0)
 			return 0;
@@ -549,10 +556,13 @@ imapd_cmd_search(struct imapd *d, int uid)
 	for (i = 0; i < s.n; i++)
 		x.reads[i] = (unsigned char)reads_file(&s, (int)i, &body);
 	x.head_only = !body;
+	x.cache_of = alloc_calloc(s.n > 0 ? s.n : 1, sizeof(*x.cache_of));
+	open_caches(&x);
 	for (i = 0; i < s.n; i++) {
 		buf_init(&x.needles[i], (size_t)-1 / 2);
 		if (s.v[i].str != NULL)
-			(void)fold(&x.needles[i], s.v[i].str, s.v[i].str_len);
+			(void)imapd_fold(&x.needles[i], s.v[i].str,
+			    s.v[i].str_len);
 		if (s.v[i].key == IMAP_K_SEQ)
 			imap_seqset_resolve(&s.v[i].set, (uint32_t)d->exists);
 		else if (s.v[i].key == IMAP_K_UID)
@@ -589,6 +599,9 @@ imapd_cmd_search(struct imapd *d, int uid)
 		buf_free(&x.needles[i]);
 	free(x.needles);
 	free(x.reads);
+	for (i = 0; i < x.ncache; i++)
+		fcache_close(&x.cache[i], &d->box);
+	free(x.cache_of);
 	imap_seqset_free(&hits);
 	imap_seqset_free(&uids);
 	imap_search_free(&s);

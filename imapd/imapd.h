@@ -212,6 +212,49 @@ int index_flags_string(const struct imapd_box *b, uint8_t flags, uint32_t kw,
     struct buf *out);
 int index_append_uid(struct imapd_box *b, const char *file, uint32_t *uid_r,
     const char **error_r);
+int index_write_file(struct imapd_box *b, const char *name,
+    const struct buf *data);
+
+/* imapd-cache.c: header field values SEARCH has read, per folder */
+#define FCACHE_PREFIX		"imapd.cache."	/* then the field name */
+#define FCACHE_PREFIX_LEN	(sizeof(FCACHE_PREFIX) - 1)
+#define FCACHE_NAME_MAX		32		/* octets of a field name */
+#define FCACHE_VALUE_MAX	4096		/* octets of a value kept */
+#define FCACHE_FILE_MAX		(64 * 1024 * 1024)
+
+struct fcache_rec {
+	uint32_t uid;
+	uint32_t len;		/* UINT32_MAX: no such field */
+	size_t off;		/* of the value, in data or add */
+};
+
+struct fcache {
+	char name[64];		/* "imapd.cache.field"; empty: not kept */
+	struct buf data;	/* the file as read */
+	struct fcache_rec *recs;
+	size_t nrecs;
+	struct buf add;		/* values found by this SEARCH */
+	struct fcache_rec *new;
+	size_t nnew, capnew;
+};
+
+void fcache_open(struct fcache *c, struct imapd_box *b, const char *field,
+    size_t len);
+int fcache_get(const struct fcache *c, uint32_t uid, const char **value_r,
+    size_t *len_r);
+void fcache_put(struct fcache *c, uint32_t uid, int present,
+    const char *value, size_t len);
+void fcache_close(struct fcache *c, struct imapd_box *b);
+int fcache_value(const char *hdr, size_t hdr_len, const char *name,
+    size_t len, struct buf *out);
+#define FCACHE_FILL		2	/* Subject, From */
+void fcache_fill_open(struct fcache *set, struct imapd_box *b);
+void fcache_fill(struct fcache *set, uint32_t uid, const char *hdr,
+    size_t hdr_len);
+void fcache_fill_close(struct fcache *set, struct imapd_box *b);
+#define IMAPD_FOLD_MAX		((size_t)256 * 1024 * 1024)
+int imapd_fold(struct buf *out, const char *s, size_t n);
+void imapd_fold_words(const char *s, size_t n, struct buf *out);
 
 /* imapd-folder.c */
 int folder_open(struct imapd *d, const char *name, size_t len, int *fd_r,

@@ -14,9 +14,10 @@
  *	inject_serve_begin() moves the socket off fd 0 and keeps 0, 1 and 3
  *	on /dev/null, so that nothing opened later (the log) can take a
  *	number a message's pipes will need; inject_serve() then waits on
- *	the socket, after sending the tag 'R' (ready) on it. Each request is the tag 'M' and three
- *	descriptors, the ends of the message, envelope and report pipes
- *	that a single inject would have on 0, 1 and 3. For each, the
+ *	the socket, after sending the tag 'R' (ready) on it. Each request
+ *	is the tag 'M' and three descriptors, the ends of the message,
+ *	envelope and report pipes that a single inject would have on 0, 1
+ *	and 3. For each, the
  *	server forks: the child puts them on 0, 1 and 3 and returns from
  *	inject_serve() to take that one message exactly as a single
  *	inject does (same checks, same report, same exit); the server only

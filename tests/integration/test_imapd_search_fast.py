@@ -30,7 +30,7 @@ def stack(tmp_path_factory, build_dir):
     tmp = tmp_path_factory.mktemp("imapd-search-fast")
     s = MailStack(tmp, build_dir, listeners=("imap",),
                   extra="allow_plaintext_auth = yes\n")
-    for i in range(1, 11):
+    for i in range(1, 12):
         s.add_user("f%d@truc.test" % i, PASS)
     s.start()
     yield s
@@ -271,4 +271,79 @@ def test_index_keys_with_header_keys(stack):
     assert both(c, "NOT", "SUBJECT", "report", "UNSEEN") == {"c"}
     assert found(c, "BODY", "report") == {"c"}
     assert found(c, "TEXT", "report") == {"a", "b", "c"}
+    c.logout()
+
+
+def uid_map(c):
+    """X-Id -> UID, read from the messages."""
+    typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (X-Id)])")
+    assert typ == "OK", data
+    out = {}
+    for item in data:
+        if isinstance(item, tuple):
+            uid = int(re.search(rb"UID (\d+)", item[0]).group(1))
+            out[re.search(rb"X-Id: *(\S+)", item[1]).group(1).decode()] = uid
+    return out
+
+
+def uid_found(c, m, *keys, literal=None):
+    """The X-Ids UID SEARCH keys finds (literal: a last UTF-8 string)."""
+    if literal is not None:
+        c.literal = literal
+        keys = ("CHARSET", "UTF-8") + keys
+    typ, data = c.uid("SEARCH", *keys)
+    assert typ == "OK", data
+    back = {v: k for k, v in m.items()}
+    return {back[int(x)] for x in data[0].split()}
+
+
+def test_header_values_are_kept_in_a_cache(stack):
+    """A SEARCH on a header field keeps the values it read in the folder
+    (imapd.cache.FIELD): the next SEARCH on that field, whatever the
+    string, answers without reading the messages (here they are made
+    unreadable to show it), new messages are read and added, and a
+    damaged cache file is ignored and written again."""
+    msgs = {
+        "p": b"X-Id: p\nSubject: Project plan\n\nx\n",
+        "q": b"X-Id: q\nSubject: =?UTF-8?Q?caf=C3=A9_meeting?=\n\nx\n",
+        "r": b"X-Id: r\nFrom: someone@example.org\n\nno subject\n",
+        "s": b"X-Id: s\nSubject: project\n meeting, folded\n\nx\n",
+    }
+    u = "f11@truc.test"
+    c = login(stack, u)
+    for raw in msgs.values():
+        put(stack, u, raw)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and int(data[0]) == 4
+    m = uid_map(c)
+    assert uid_found(c, m, "SUBJECT", "project") == {"p", "s"}
+    md = stack.maildir(u)
+    cache = md / "imapd.cache.subject"
+    assert cache.is_file()
+    files = {p: p.stat().st_mode for sub in ("new", "cur")
+             for p in (md / sub).iterdir()}
+    for p in files:
+        p.chmod(0)
+    try:
+        assert uid_found(c, m, "SUBJECT", "meeting") == {"q", "s"}
+        assert uid_found(c, m, "SUBJECT", literal="CAFÉ M".encode()) == \
+            {"q"}
+        assert uid_found(c, m, "NOT", "SUBJECT", "project") == {"q", "r"}
+        assert uid_found(c, m, "HEADER", "subject", '""') == \
+            {"p", "q", "s"}
+        # Another field is not in that cache: the messages cannot be read.
+        assert uid_found(c, m, "FROM", "someone") == set()
+    finally:
+        for p, mode in files.items():
+            p.chmod(mode)
+    put(stack, u, b"X-Id: t\nSubject: late project\n\nx\n")
+    c.noop()
+    m = uid_map(c)
+    assert uid_found(c, m, "SUBJECT", "project") == {"p", "s", "t"}
+    assert uid_found(c, m, "FROM", "someone") == {"r"}
+    # A damaged cache: ignored, the answer read from the files, rewritten.
+    cache.write_bytes(b"MSIMAPC1" + b"\xff" * 40)
+    assert uid_found(c, m, "SUBJECT", "project") == {"p", "s", "t"}
+    assert cache.read_bytes()[:8] == b"MSIMAPC1" and \
+        len(cache.read_bytes()) > 48
     c.logout()
