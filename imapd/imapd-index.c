@@ -1241,9 +1241,20 @@ sync_locked(struct imapd_box *b, int claim_recent, int full,
 	/* A directory listed now gets a fresh stamp, unless the same. */
 	nst = stamp_next(pi.have_ext, &pi.new_st, &nst);
 	cst = stamp_next(pi.have_ext, &pi.cur_st, &cst);
-	/* Unchanged records and extension: nothing to write. */
-	if (!pi.have_ext || !ext_same(data.data + pi.recs_end,
-	    data.len - pi.recs_end, &nst, &cst, nv, nn, &arena))
+	/*
+	 * Unchanged records and extension: nothing to write. Records the
+	 * same but names or stamps not (flags changed, files moved to
+	 * cur/): the extension is only worth writing when it brings a
+	 * trusted stamp it did not have, one that lets a later sync skip a
+	 * listing; the one in the file still holds for the stamps it has.
+	 */
+	if (!pi.have_ext)
+		rewrite = 1;
+	else if (!rewrite && add.len == 0 && !ext_same(data.data +
+	    pi.recs_end, data.len - pi.recs_end, &nst, &cst, nv, nn,
+	    &arena) && ((stamp_trusted(&nst) && !stamp_same(&nst,
+	    &pi.new_st)) || (stamp_trusted(&cst) && !stamp_same(&cst,
+	    &pi.cur_st))))
 		rewrite = 1;
 	if (rewrite || add.len > 0) {
 		if (put_ext(&ext, &nst, &cst, nv, nn, &arena) < 0) {
