@@ -66,6 +66,7 @@
 
 static int srv_fd = -1;
 static pid_t srv_pid = -1;
+static unsigned gen = 1;	/* the running server's; jobs carry it */
 static int stale;		/* SIGHUP: replace it once idle */
 static int64_t no_start_until;	/* monotonic ms */
 static struct job **pending;	/* sent, waiting for their "P", in order */
@@ -124,12 +125,13 @@ start(const char *prog)
 	return 0;
 }
 
-/* lost - the server is gone: end its jobs as temporary failures */
+/*
+ * drop - forget the server (close, kill); its jobs are ended by
+ * end_orphans() from the main loop, never from inside job_start()
+ */
 static void
-lost(void)
+drop(void)
 {
-	struct job *j, *next;
-
 	if (srv_fd < 0)
 		return;
 	(void)close(srv_fd);
@@ -139,9 +141,18 @@ lost(void)
 	/* (smtpq's SIGCHLD reaping takes the server process itself.) */
 	srv_pid = -1;
 	npending = 0;
+	gen++;
+}
+
+/* end_orphans - jobs of a server gone: temporary failures */
+static void
+end_orphans(void)
+{
+	struct job *j, *next;
+
 	for (j = g.jobs; j != NULL; j = next) {
 		next = j->next;
-		if (!j->served)
+		if (j->served == 0 || (srv_fd >= 0 && j->served == gen))
 			continue;
 		if (j->pid > 0) {
 			(void)kill(-j->pid, SIGKILL);
@@ -158,7 +169,7 @@ busy(void)
 	const struct job *j;
 
 	for (j = g.jobs; j != NULL; j = j->next)
-		if (j->served)
+		if (j->served == gen)
 			return 1;
 	return 0;
 }
@@ -205,7 +216,9 @@ dserver_submit(struct job *j, const char *prog, int msgfd, int outfd)
 	r = fdpass_send(srv_fd, req.data, req.len, fds, 2);
 	buf_free(&req);
 	if (r < 0) {
-		lost();
+		log_event(LOG_WARNING, "status=deliver-server-ended "
+		    "error=\"%s\"", strerror(errno));
+		drop();
 		return -1;
 	}
 	if (npending == cappending) {
@@ -214,7 +227,7 @@ dserver_submit(struct job *j, const char *prog, int msgfd, int outfd)
 		    sizeof(*pending));
 	}
 	pending[npending++] = j;
-	j->served = 1;
+	j->served = gen;
 	j->pid = 0;
 	return 0;
 }
@@ -225,7 +238,8 @@ dserver_hung(void)
 {
 	log_event(LOG_WARNING, "status=deliver-server-hung jobs=%zu",
 	    npending);
-	lost();
+	drop();
+	end_orphans();
 }
 
 /* dserver_fd - the socket to poll, or -1 */
@@ -278,7 +292,7 @@ on_exit_status(long pid, long status)
 	struct job *j;
 
 	for (j = g.jobs; j != NULL; j = j->next)
-		if (j->served && j->pid == (pid_t)pid) {
+		if (j->served == gen && j->pid == (pid_t)pid) {
 			job_ended(j, (int)status);
 			return;
 		}
@@ -293,6 +307,7 @@ dserver_read(void)
 	int fds[FDPASS_MAX], r;
 	long a, b;
 
+	end_orphans();
 	while (srv_fd >= 0) {
 		struct pollfd p = { srv_fd, POLLIN, 0 };
 
@@ -307,7 +322,8 @@ dserver_read(void)
 				continue;
 			log_event(LOG_WARNING, "status=deliver-server-ended "
 			    "jobs=%zu", npending);
-			lost();
+			drop();
+			end_orphans();
 			return;
 		}
 		buf[len] = '\0';
@@ -333,6 +349,7 @@ dserver_stop(void)
 	if (srv_fd >= 0) {
 		(void)close(srv_fd);
 		srv_fd = -1;
+		gen++;
 	}
 	if (srv_pid > 0 && procwait(srv_pid, 1000, &status) == 0)
 		(void)kill(srv_pid, SIGKILL);

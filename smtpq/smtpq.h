@@ -68,7 +68,7 @@ struct job {
 	struct buf out;
 	int64_t deadline_ms;		/* monotonic */
 	int timed_out;
-	int served;			/* run by the deliver server */
+	unsigned served;		/* the deliver server's (its generation) */
 	struct job *next;
 };
 

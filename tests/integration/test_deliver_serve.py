@@ -215,3 +215,51 @@ def test_a_deliver_without_server_mode_still_delivers(qenv):  # noqa: F811
     wait_for(qenv.queue_empty, 30, what="three without a server")
     assert len(maildir_files(qenv, "u1@truc.test")) == 3
     assert qenv.log_text().count("status=deliver-server-failed") == 1
+
+
+@pytest.fixture
+def fast_retry(tmp_path, build_dir):
+    """QueueEnv with the real deliver, ten users, retries after 1 s."""
+    from test_queue_lib import QueueEnv
+    from test_deliver import IS_ROOT, MAIL_GID, MAIL_UID
+    env = QueueEnv(tmp_path, build_dir, domains="truc.test",
+                   extra_conf=f"users = {tmp_path / 'users'}\n"
+                   "queue_retry_min = 1s\nqueue_retry_max = 1s\n")
+    shutil.copy2(require_binary(build_dir / "bin" / "deliver"),
+                 env.bin / "deliver")
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    if IS_ROOT:
+        os.chown(mail, MAIL_UID, MAIL_GID)
+    (tmp_path / "users").write_text(
+        "".join(f"u{i}@truc.test *\n" for i in range(10)))
+    env.fake()
+    yield env
+    env.stop_all()
+
+
+def test_server_killed_with_deliveries_in_flight_loses_nothing(fast_retry):
+    """The server dies while smtpq has jobs with it: they are temporary
+    failures, retried (by a new server), and every message arrives."""
+    qenv = fast_retry
+    qenv.start_smtpq()
+    send(qenv, 1, "warm")
+    wait_for(qenv.queue_empty, 30, what="the first message")
+    servers = deliver_servers(qenv.root)
+    assert len(servers) == 1
+    qids = []
+    for i in range(40):
+        status, report = qenv.inject(
+            message(f"<k-{i}@test>"),
+            envelope(SENDER, [f"u{j}@truc.test" for j in range(10)]))
+        assert status == 0, report
+        qids.append(report.split()[1])
+        if i == 5:
+            os.kill(servers[0], signal.SIGKILL)
+    wait_for(qenv.queue_empty, 60, what="every message after the kill")
+    for j in range(10):
+        got = maildir_files(qenv, f"u{j}@truc.test")
+        ids = {re.search(rb"Message-ID: <(k-\d+)@test>", m).group(1)
+               for m in got if b"<k-" in m}
+        assert ids == {b"k-%d" % i for i in range(40)}, j
+    assert "status=deliver-server-ended" in qenv.log_text()
