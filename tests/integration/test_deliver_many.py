@@ -104,11 +104,11 @@ def test_failure_before_the_children_gives_every_recipient_a_line(denv):
 
 # --- through the queue --------------------------------------------------------
 
-@pytest.fixture
-def qenv(tmp_path, build_dir):
-    """QueueEnv with the real deliver and a users table in truc.test."""
+def real_deliver_queue(tmp_path, build_dir, extra=""):
+    """A QueueEnv with the real deliver and users u0..u9 in truc.test;
+    a generator: the environment, then its checks at the end."""
     env = QueueEnv(tmp_path, build_dir, domains="truc.test",
-                   extra_conf=f"users = {tmp_path / 'users'}\n")
+                   extra_conf=f"users = {tmp_path / 'users'}\n" + extra)
     shutil.copy2(require_binary(build_dir / "bin" / "deliver"),
                  env.bin / "deliver")
     mail = tmp_path / "mail"
@@ -124,6 +124,12 @@ def qenv(tmp_path, build_dir):
         assert "Sanitizer" not in f.read_text(errors="replace"), f
     if env.errlog.exists():
         assert "Sanitizer" not in env.errlog.read_text(errors="replace")
+
+
+@pytest.fixture
+def qenv(tmp_path, build_dir):
+    """QueueEnv with the real deliver and a users table in truc.test."""
+    yield from real_deliver_queue(tmp_path, build_dir)
 
 
 def maildir_files(env, addr):

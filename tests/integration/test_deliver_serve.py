@@ -21,7 +21,8 @@ import pytest
 
 from conftest import processes, require_binary, without_children
 from test_deliver import DeliverEnv, expected
-from test_deliver_many import maildir_files, qenv  # noqa: F401
+from test_deliver_many import (maildir_files, qenv,  # noqa: F401
+                               real_deliver_queue)
 from test_queue_lib import envelope, message, wait_for
 
 SENDER = "s@remote.test"
@@ -219,23 +220,10 @@ def test_a_deliver_without_server_mode_still_delivers(qenv):  # noqa: F811
 
 @pytest.fixture
 def fast_retry(tmp_path, build_dir):
-    """QueueEnv with the real deliver, ten users, retries after 1 s."""
-    from test_queue_lib import QueueEnv
-    from test_deliver import IS_ROOT, MAIL_GID, MAIL_UID
-    env = QueueEnv(tmp_path, build_dir, domains="truc.test",
-                   extra_conf=f"users = {tmp_path / 'users'}\n"
-                   "queue_retry_min = 1s\nqueue_retry_max = 1s\n")
-    shutil.copy2(require_binary(build_dir / "bin" / "deliver"),
-                 env.bin / "deliver")
-    mail = tmp_path / "mail"
-    mail.mkdir()
-    if IS_ROOT:
-        os.chown(mail, MAIL_UID, MAIL_GID)
-    (tmp_path / "users").write_text(
-        "".join(f"u{i}@truc.test *\n" for i in range(10)))
-    env.fake()
-    yield env
-    env.stop_all()
+    """As qenv, with retries after 1 s."""
+    yield from real_deliver_queue(tmp_path, build_dir,
+                                  "queue_retry_min = 1s\n"
+                                  "queue_retry_max = 1s\n")
 
 
 def test_server_killed_with_deliveries_in_flight_loses_nothing(fast_retry):
