@@ -28,9 +28,13 @@
  *	server that did not say "R" is not tried again for a minute).
  *	dserver_fd() is the socket for the main loop's poll (-1 without a
  *	server); dserver_read() takes what arrived. When the server ends
- *	(end of file), every job it had is ended as a temporary failure,
- *	its child killed when still running; the next delivery starts a
- *	new server. dserver_reload() (SIGHUP) has the server replaced, so
+ *	(end of file, or a request it can no longer be sent), every job it
+ *	had is ended as a temporary failure, its child killed when still
+ *	running, always from dserver_read() in the main loop (never inside
+ *	job_start(), which the scheduler calls while walking its lists);
+ *	dserver_hung() does the same to a server that has not answered a
+ *	request ("P") by the job's deadline. The next delivery starts a new
+ *	server. dserver_reload() (SIGHUP) has the server replaced, so
  *	that deliveries read the new config, as soon as none of its jobs is
  *	running. dserver_stop() closes the socket (the server exits) at
  *	shutdown.
