@@ -17,7 +17,12 @@
  *	fd 2 is smtpd's own. A fourth, close-on-exec pipe tells the parent
  *	whether execve() worked, so a missing or broken inject is known
  *	before the client is told 354. The child gets SIGPIPE back to its
- *	default and only the descriptors named above.
+ *	default and only the descriptors named above. First, though, it
+ *	hands the three pipe ends to the session's inject server
+ *	("inject -S", INJECT.md "Serving a session"), started at the
+ *	session's first message (its "R" awaited) and again, once, when it
+ *	has gone; only when no server can be had does it run one inject for
+ *	the message. The server ends with smtpd (end of file on its socket).
  *
  *	inject_write() streams message bytes (buffered, each wait bounded
  *	by timeout_ms). After the first failure (inject died: EPIPE, or
@@ -35,7 +40,9 @@
  *	inject_abort() gives up: it closes the pipes without an envelope, so
  *	inject cannot queue anything (an unterminated envelope is a
  *	temporary failure to it), waits a little for it and kills it if it
- *	has not gone.
+ *	has not gone. With the session's server it waits, as long, for the
+ *	report pipe's end of file: that failure ends the server, which
+ *	closes its socket first, so the next message goes to a new one.
  *
  * DIAGNOSTICS
  *	inject_start: 0, or -1 with a static reason (pipe, fork or execve
@@ -61,6 +68,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "fdpass.h"
 #include "io.h"
 #include "procwait.h"
@@ -487,6 +495,33 @@ inject_finish(struct inject *inj, const char *env, size_t envlen,
 	return 0;
 }
 
+/*
+ * drain - read fd to end of file, within ms: the session's inject server
+ * closes its socket before it reports and ends, so once its report pipe
+ * is at end of file the next message cannot be sent to a server that is
+ * going away (it is refused at once, and a new server started)
+ */
+static void
+drain(int fd, int ms)
+{
+	int64_t end = clock_mono_ms() + ms;
+	struct pollfd pfd;
+	char buf[512];
+
+	for (;;) {
+		int64_t left = end - clock_mono_ms();
+		ssize_t r;
+
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return;
+		r = read(fd, buf, sizeof(buf));
+		if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+			return;
+	}
+}
+
 /* inject_abort - close everything without an envelope; reap inject */
 void
 inject_abort(struct inject *inj)
@@ -497,6 +532,8 @@ inject_abort(struct inject *inj)
 	}
 	close_fd(&inj->msg_fd);
 	close_fd(&inj->env_fd);
+	if (inj->pid <= 0 && inj->rep_fd >= 0)
+		drain(inj->rep_fd, 2000);	/* the server's: it ends */
 	close_fd(&inj->rep_fd);
 	if (inj->pid > 0)
 		(void)reap(inj, 2000);

@@ -27,8 +27,9 @@
  *	(exit 111) or "D 5.x.x text" (exit 100).
  *
  *	With -S, fd 0 is instead a socket from one writer and inject serves
- *	every message of that writer's session: one child (a fork, no exec)
- *	per message does the above with that message's pipes (inject-serve.c).
+ *	every message of that writer's session, one after the other, each
+ *	with the pipes it is sent (inject-serve.c); the first failure ends
+ *	it as it ends a single inject.
  *
  * DIAGNOSTICS
  *	Exit 0: queued. 111: temporary (disk full 4.3.1, I/O error 4.3.0,
@@ -130,6 +131,9 @@ die(enum fail_kind kind, const char *reply, const char *why)
 	struct buf b = BUF_INIT(LOG_LINE_MAX);
 	struct buf line = BUF_INIT(512);
 
+	/* A server ends here: the writer must find it gone before it can
+	   send the next message, so the socket closes before the report. */
+	inject_serve_abandon();
 	remove_tmp();
 	(void)buf_printf(&line, "%c %s\n", kind == FAIL_PERM ? 'D' : 'Z',
 	    reply);
@@ -576,6 +580,58 @@ log_queued(const struct queue_entry *e, const struct scan *sc)
 	buf_free(&b);
 }
 
+/* take_one - the message on fd 0 and its envelope on fd 1 into the
+   queue, the report on fd 3; returns only on success */
+static void
+take_one(const struct config *cfg)
+{
+	struct buf wire = BUF_INIT(ENVELOPE_WIRE_MAX);
+	struct queue_entry e;
+	struct scan sc;
+	size_t i;
+
+	tmp_fd = new_tmp(tmp_name);
+	memcpy(qid_for_log, tmp_name, sizeof(qid_for_log));
+	memset(&sc, 0, sizeof(sc));
+	sc.in_header = 1;
+	buf_init(&sc.line, HDR_LINE_MAX);
+	buf_init(&sc.msgid, MSGID_MAX);
+
+	queue_entry_init(&e);
+	e.msg_len = read_message(cfg->message_size_limit + INJECT_TRACE_ALLOWANCE,
+	    &sc);
+	read_envelope(&e.env, &wire);
+
+	memcpy(e.qid, tmp_name, sizeof(e.qid));
+	e.arrival = clock_now();
+	if (e.arrival < 0)
+		e.arrival = 0;
+	e.hops = sc.hops;
+	e.n_rcpts = e.env.n_rcpts;
+	e.env_len = wire.len;
+	e.msg_off = queue_msg_offset(e.n_rcpts, e.env_len);
+	e.slots = alloc_reallocarray(NULL, e.n_rcpts, sizeof(*e.slots));
+	for (i = 0; i < e.n_rcpts; i++)
+		queue_slot_init(&e.slots[i]);
+	write_head(&e, &wire);
+	commit(&e);
+
+	{
+		struct buf line = BUF_INIT(64);
+
+		(void)buf_printf(&line, "K %s\n", e.qid);
+		report(buf_cstr(&line));
+		buf_free(&line);
+	}
+	log_queued(&e, &sc);
+	(void)queue_poke(&qd, QUEUE_POKE_NEW);
+
+	queue_entry_free(&e);
+	buf_free(&wire);
+	buf_free(&sc.line);
+	buf_free(&sc.msgid);
+}
+
 /* usage - wrong arguments are the caller's bug: permanent */
 static void __attribute__((noreturn))
 usage(void)
@@ -590,10 +646,6 @@ main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG, *error = NULL;
 	struct config cfg;
 	struct buf err = BUF_INIT(1024);
-	struct buf wire = BUF_INIT(ENVELOPE_WIRE_MAX);
-	struct queue_entry e;
-	struct scan sc;
-	size_t i;
 	int c, serve = 0, ctl = -1;
 
 	setup_fds();
@@ -629,51 +681,17 @@ main(int argc, char **argv)
 		die_temp("4.3.0 queue write failed", error);
 	}
 	if (serve) {
-		/* Returns in a child, with one message's pipes on 0, 1, 3. */
-		inject_serve(ctl);
-		report_fd = 3;
+		inject_serve_ready(ctl);
+		for (;;) {
+			/* One message's pipes on 0, 1, 3; exits at the end. */
+			inject_serve_next(ctl);
+			report_fd = 3;
+			take_one(&cfg);
+			report_fd = -1;
+			inject_serve_done();
+		}
 	}
-
-	tmp_fd = new_tmp(tmp_name);
-	memcpy(qid_for_log, tmp_name, sizeof(qid_for_log));
-	memset(&sc, 0, sizeof(sc));
-	sc.in_header = 1;
-	buf_init(&sc.line, HDR_LINE_MAX);
-	buf_init(&sc.msgid, MSGID_MAX);
-
-	queue_entry_init(&e);
-	e.msg_len = read_message(cfg.message_size_limit + INJECT_TRACE_ALLOWANCE,
-	    &sc);
-	read_envelope(&e.env, &wire);
-
-	memcpy(e.qid, tmp_name, sizeof(e.qid));
-	e.arrival = clock_now();
-	if (e.arrival < 0)
-		e.arrival = 0;
-	e.hops = sc.hops;
-	e.n_rcpts = e.env.n_rcpts;
-	e.env_len = wire.len;
-	e.msg_off = queue_msg_offset(e.n_rcpts, e.env_len);
-	e.slots = alloc_reallocarray(NULL, e.n_rcpts, sizeof(*e.slots));
-	for (i = 0; i < e.n_rcpts; i++)
-		queue_slot_init(&e.slots[i]);
-	write_head(&e, &wire);
-	commit(&e);
-
-	{
-		struct buf line = BUF_INIT(64);
-
-		(void)buf_printf(&line, "K %s\n", e.qid);
-		report(buf_cstr(&line));
-		buf_free(&line);
-	}
-	log_queued(&e, &sc);
-	(void)queue_poke(&qd, QUEUE_POKE_NEW);
-
-	queue_entry_free(&e);
-	buf_free(&wire);
-	buf_free(&sc.line);
-	buf_free(&sc.msgid);
+	take_one(&cfg);
 	buf_free(&err);
 	queue_dirs_close(&qd);
 	config_free(&cfg);

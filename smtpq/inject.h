@@ -5,6 +5,9 @@
 #define INJECT_H
 
 int inject_serve_begin(void);
-void inject_serve(int ctl);
+void inject_serve_ready(int ctl);
+void inject_serve_next(int ctl);
+void inject_serve_done(void);
+void inject_serve_abandon(void);
 
 #endif

@@ -457,10 +457,10 @@ def test_server_queues_each_message_of_a_session(qenv):
         assert m, report
         qids.append(m.group(1))
         assert read_entry(qenv.queue / "new" / m.group(1))["msg"] == msg
-        # Its log line names the child, not the server.
+        # The server itself took it (no process per message).
         line = [l for l in qenv.log_text().splitlines()
                 if m.group(1) in l][0]
-        assert f"inject[{srv.pid}]" not in line
+        assert f"inject[{srv.pid}]: qid={m.group(1)}" in line
     assert len(set(qids)) == 5
     assert sorted(qenv.entries("new")) == sorted(qids)
     assert srv.alive()
@@ -468,25 +468,30 @@ def test_server_queues_each_message_of_a_session(qenv):
     assert qenv.entries("tmp") == []
 
 
-def test_server_keeps_refusals_and_bad_requests_to_one_message(qenv):
+def test_server_drops_bad_requests_and_ends_at_a_refusal(qenv):
     srv = Server(qenv)
-    # A malformed envelope: that message only is refused, as by inject.
-    report = srv.send(message("<bad@test>"), b"V1\0Fa@b\0\0")
-    assert report.startswith("D 5.5.2 ") and report.count("\n") == 1, \
-        report
-    # An envelope cut short (the writer died): temporary.
     wire = envelope("a@example.test", ["bob@example.test"])
-    assert srv.send(message("<cut@test>"), wire[:-1]).startswith("Z 4.3.0 ")
-    # Requests that break the protocol get no report and change nothing.
+    # Requests that break the protocol get no report and change nothing;
+    # the server goes on.
     assert srv.send(message("<tag@test>"), wire, tag=b"X") == ""
     assert srv.send(message("<two@test>"), wire, nfds=2) == ""
     assert qenv.entries("new") == []
-    # The server is still there, and takes the next message.
     report = srv.send(message("<ok@test>"), wire)
     assert report.startswith("K "), report
     assert qenv.entries("new") == [report.split()[1]]
-    assert srv.close() == 0
-    assert qenv.entries("tmp") == []
+    # A refused message gets its report as from a single inject, and the
+    # server ends as a single inject does, having closed its socket
+    # first: the writer then starts another (test_smtpd_queue).
+    report = srv.send(message("<bad@test>"), b"V1\0Fa@b\0\0")
+    assert report.startswith("D 5.5.2 ") and report.count("\n") == 1, \
+        report
+    assert srv.close() == 100
+    assert len(qenv.entries("new")) == 1 and qenv.entries("tmp") == []
+    # The same for a temporary failure (an envelope cut short).
+    srv = Server(qenv)
+    assert srv.send(message("<cut@test>"), wire[:-1]).startswith("Z 4.3.0 ")
+    assert srv.close() == 111
+    assert len(qenv.entries("new")) == 1 and qenv.entries("tmp") == []
 
 
 def test_server_with_a_bad_config_never_queues(qenv, tmp_path):

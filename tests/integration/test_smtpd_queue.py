@@ -83,8 +83,9 @@ def _inject_servers(root):
 
 def test_one_inject_server_takes_every_message_of_a_session(smtpd):
     """inject -S (INJECT.md): every message of a session is queued, each
-    with its own id; one server serves the session; if it dies, the next
-    message is still queued; it is gone once the session ends."""
+    with its own id; one server serves the session; if it dies, or ends
+    at a refusal, the next message is still queued; it is gone once the
+    session ends."""
     srv = smtpd("smtp", inject="real")
     c = srv.greeted()
     qids = []
@@ -104,11 +105,18 @@ def test_one_inject_server_takes_every_message_of_a_session(smtpd):
     os.kill(servers[0], signal.SIGKILL)
     for i in range(3, 6):
         one(i)
+    # A refused message ends the server (as it ends a single inject);
+    # the next message is taken by a new one.
+    for i in range(6, 11):
+        code, _ = send_message(c, "a@b.example", [ALICE],
+                               "Subject: x\r\n\r\nbare\nLF\r\n.\r\n")
+        assert code == 554
+        one(i)
     assert c.code("QUIT") == 221
     srv.wait_sessions()
     new = srv.root / "state" / "queue" / "new"
     assert sorted(p.name for p in new.iterdir()) == sorted(qids)
-    assert len(set(qids)) == 6
+    assert len(set(qids)) == 11
     for q in qids:
         assert read_entry(new / q)["msg"].endswith(b"\n\nbody %d\n" %
                                                    qids.index(q))
