@@ -186,6 +186,11 @@ def test_smtpq_uses_one_server_and_survives_its_death(qenv):  # noqa: F811
     assert len(servers) == 1, servers
     assert len(maildir_files(qenv, "u1@truc.test")) == 5
     os.kill(servers[0], signal.SIGKILL)
+    # (Gone before the next jobs: one sent to it in the instant it dies
+    # would be a temporary failure, retried minutes later; see below for
+    # deliveries in flight.)
+    wait_for(lambda: servers[0] not in deliver_servers(qenv.root), 10,
+             what="the killed server to go")
     send(qenv, 5, "b")
     wait_for(qenv.queue_empty, 60, what="five more after the kill")
     got = maildir_files(qenv, "u1@truc.test")
